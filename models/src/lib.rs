@@ -1,0 +1,1 @@
+//! Device inventory, behaviour baselines and detectors (issue: models). Placeholder until it lands.

@@ -1,0 +1,34 @@
+//! Placeholder: the dicom decoder lands in its own issue. Until then it recognises nothing.
+
+use crate::{AppEvent, Direction, Probe, Progress, Protocol, StreamParser, Ts};
+use serde::Serialize;
+
+/// The EVE `dicom` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DicomEvent {}
+
+pub fn probe(_dir: Direction, _data: &[u8]) -> Probe {
+    Probe::No
+}
+
+#[derive(Debug, Default)]
+pub struct DicomParser {}
+
+impl DicomParser {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl StreamParser for DicomParser {
+    fn protocol(&self) -> Protocol {
+        Protocol::Dicom
+    }
+    fn feed(&mut self, _dir: Direction, _data: &[u8], _ts: Ts, _out: &mut Vec<AppEvent>) -> Progress {
+        Progress::Done
+    }
+    fn gap(&mut self, _dir: Direction, _len: u64, _ts: Ts, _out: &mut Vec<AppEvent>) -> Progress {
+        Progress::Done
+    }
+    fn end(&mut self, _ts: Ts, _out: &mut Vec<AppEvent>) {}
+}
