@@ -26,6 +26,7 @@
 //! resynchronises or returns [`Progress::Done`] and ignores the rest of the flow. Nothing panics.
 //!
 //! Datagram protocols (WS-Discovery over UDP) have plain functions in their module instead.
+#![forbid(unsafe_code)]
 #![deny(
     clippy::indexing_slicing,
     clippy::unwrap_used,

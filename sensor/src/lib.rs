@@ -1,1 +1,15 @@
 //! The sensor: capture, L2–L4 decode, flows, TCP reassembly, pipeline, outputs.
+//!
+//! Data flows one way (ARCHITECTURE.md): [`capture`] yields frames, [`decode`] slices L2–L4,
+//! [`flow`] keeps the bidirectional flow table, [`stream`] reassembles each TCP direction, [`app`]
+//! hands the bytes to the protocol parsers of `iomt-parsers`, and [`engine`] ties them together into
+//! [`record::Record`]s that the [`pipeline`] delivers to outputs.
+
+pub mod app;
+pub mod capture;
+pub mod checksum;
+pub mod decode;
+pub mod engine;
+pub mod flow;
+pub mod record;
+pub mod stream;

@@ -1,0 +1,319 @@
+//! L2–L4 decode with etherparse's lax slicing API: nothing is copied, a truncated frame (snap length)
+//! keeps the layers that were whole.
+//!
+//! Link types: Ethernet II with 802.1Q/802.1ad (QinQ) tags, Linux cooked capture v1 (SLL, 16-byte header)
+//! and v2 (SLL2, 20-byte header), raw IPv4/IPv6 (LINKTYPE_RAW, _IPV4, _IPV6) and BSD NULL/LOOP (a 4-byte
+//! address family in host or network order). Anything else is counted as an unsupported link type.
+//!
+//! IPv4 fragments are counted, not reassembled: medical-device protocols run over TCP with path-MTU
+//! discovery, and the fragments that do occur (large UDP datagrams) carry nothing we decode. A first
+//! fragment's transport header is still used for flow accounting when present.
+//!
+//! Checksums: the IPv4 header checksum is cheap and always checked (a mismatch is counted, the frame is
+//! kept). TCP/UDP checksums cover the whole payload, and captures taken on hosts with checksum offload
+//! carry bad ones on every frame, so they are checked only with `--checksums count|drop`.
+
+use crate::capture::{Frame, LinkType};
+use etherparse::{EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice};
+use std::net::IpAddr;
+
+/// Why a frame yielded no IP packet, one counter each in the stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    UnsupportedLink,
+    TruncatedLink,
+    NonIp,
+    MalformedIp,
+    MalformedTransport,
+    Fragment,
+}
+
+impl DecodeError {
+    pub const ALL: [DecodeError; 6] = [
+        DecodeError::UnsupportedLink,
+        DecodeError::TruncatedLink,
+        DecodeError::NonIp,
+        DecodeError::MalformedIp,
+        DecodeError::MalformedTransport,
+        DecodeError::Fragment,
+    ];
+    pub const fn name(self) -> &'static str {
+        match self {
+            DecodeError::UnsupportedLink => "unsupported_link_type",
+            DecodeError::TruncatedLink => "truncated_link_header",
+            DecodeError::NonIp => "non_ip",
+            DecodeError::MalformedIp => "malformed_ip",
+            DecodeError::MalformedTransport => "malformed_transport",
+            DecodeError::Fragment => "ip_fragment",
+        }
+    }
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// TCP header fields the flow table and reassembly use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpMeta {
+    pub seq: u32,
+    pub ack: u32,
+    pub syn: bool,
+    pub fin: bool,
+    pub rst: bool,
+    pub ack_flag: bool,
+}
+
+/// A decoded packet borrowing its payload from the frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IP protocol number (6 TCP, 17 UDP, …).
+    pub proto: u8,
+    pub sport: u16,
+    pub dport: u16,
+    pub tcp: Option<TcpMeta>,
+    /// Transport payload (TCP/UDP data); empty for other protocols.
+    pub payload: &'a [u8],
+    pub src_mac: Option<[u8; 6]>,
+    pub dst_mac: Option<[u8; 6]>,
+    /// The outer VLAN id, 0 when untagged.
+    pub vlan: u16,
+    /// IPv4 header checksum mismatch (the frame is still used).
+    pub bad_ip_checksum: bool,
+    /// Bytes of the frame on the wire.
+    pub wire_len: u32,
+}
+
+pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
+    let data = frame.data;
+    let sliced = match frame.link {
+        LinkType::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| DecodeError::TruncatedLink)?,
+        LinkType::RAW | LinkType::RAW_BSD | LinkType::RAW_BSD2 | LinkType::IPV4 | LinkType::IPV6 => {
+            LaxSlicedPacket::from_ip(data).map_err(|_| DecodeError::MalformedIp)?
+        }
+        LinkType::LINUX_SLL => {
+            // SLL: packet type u16, ARPHRD u16, addr len u16, addr [8], protocol u16.
+            let (proto, rest) = split_proto(data, 14, 16)?;
+            LaxSlicedPacket::from_ether_type(EtherType(proto), rest)
+        }
+        LinkType::LINUX_SLL2 => {
+            // SLL2: protocol u16, reserved u16, ifindex u32, ARPHRD u16, type u8, addr len u8, addr [8].
+            let (proto, rest) = split_proto(data, 0, 20)?;
+            LaxSlicedPacket::from_ether_type(EtherType(proto), rest)
+        }
+        LinkType::NULL | LinkType::LOOP => {
+            let (family, rest) = data.split_first_chunk::<4>().ok_or(DecodeError::TruncatedLink)?;
+            // The family is in the capturing host's byte order (NULL) or network order (LOOP); both
+            // small values, so either order reads as one of them.
+            let fam = u32::from_le_bytes(*family).min(u32::from_be_bytes(*family));
+            match fam {
+                2 => LaxSlicedPacket::from_ether_type(EtherType::IPV4, rest),
+                24 | 28 | 30 => LaxSlicedPacket::from_ether_type(EtherType::IPV6, rest),
+                _ => return Err(DecodeError::NonIp),
+            }
+        }
+        _ => return Err(DecodeError::UnsupportedLink),
+    };
+    let (src_mac, dst_mac) = match &sliced.link {
+        Some(LinkSlice::Ethernet2(e)) => (Some(e.source()), Some(e.destination())),
+        _ => (None, None),
+    };
+    let vlan = sliced.vlan_ids().first().map(|v| v.value()).unwrap_or(0);
+    let (src, dst, ip_payload, bad_ip_checksum) = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            let bad = !ipv4_checksum_ok(h.slice());
+            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), v4.payload(), bad)
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), v6.payload(), false)
+        }
+        Some(LaxNetSlice::Arp(_)) => return Err(DecodeError::NonIp),
+        None => {
+            return Err(match sliced.stop_err {
+                Some(_) => DecodeError::MalformedIp,
+                None => DecodeError::NonIp,
+            })
+        }
+    };
+    let proto = ip_payload.ip_number.0;
+    let mut pkt = Packet {
+        src,
+        dst,
+        proto,
+        sport: 0,
+        dport: 0,
+        tcp: None,
+        payload: &[],
+        src_mac,
+        dst_mac,
+        vlan,
+        bad_ip_checksum,
+        wire_len: frame.orig_len,
+    };
+    match &sliced.transport {
+        Some(TransportSlice::Tcp(t)) => {
+            pkt.sport = t.source_port();
+            pkt.dport = t.destination_port();
+            pkt.payload = t.payload();
+            pkt.tcp = Some(TcpMeta {
+                seq: t.sequence_number(),
+                ack: t.acknowledgment_number(),
+                syn: t.syn(),
+                fin: t.fin(),
+                rst: t.rst(),
+                ack_flag: t.ack(),
+            });
+        }
+        Some(TransportSlice::Udp(u)) => {
+            pkt.sport = u.source_port();
+            pkt.dport = u.destination_port();
+            pkt.payload = u.payload();
+        }
+        Some(_) => {}
+        None => {
+            if ip_payload.fragmented {
+                return Err(DecodeError::Fragment);
+            }
+            if ip_payload.ip_number == IpNumber::TCP || ip_payload.ip_number == IpNumber::UDP {
+                return Err(DecodeError::MalformedTransport);
+            }
+        }
+    }
+    Ok(pkt)
+}
+
+fn split_proto(data: &[u8], at: usize, header: usize) -> Result<(u16, &[u8]), DecodeError> {
+    let proto = data
+        .get(at..at + 2)
+        .and_then(|b| <[u8; 2]>::try_from(b).ok())
+        .map(u16::from_be_bytes)
+        .ok_or(DecodeError::TruncatedLink)?;
+    let rest = data.get(header..).ok_or(DecodeError::TruncatedLink)?;
+    Ok((proto, rest))
+}
+
+/// RFC 791 header checksum: the one's-complement sum over the header is 0xffff.
+fn ipv4_checksum_ok(header: &[u8]) -> bool {
+    let mut sum: u32 = 0;
+    for pair in header.chunks(2) {
+        let word = match pair {
+            [a, b] => u16::from_be_bytes([*a, *b]),
+            [a] => u16::from_be_bytes([*a, 0]),
+            _ => 0,
+        };
+        sum = sum.wrapping_add(u32::from(word));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum == 0xffff
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+    use iomt_parsers::Ts;
+
+    /// An Ethernet/IPv4/TCP frame built with etherparse's builder.
+    pub fn tcp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, seq: u32, flags: &str, payload: &[u8]) -> Vec<u8> {
+        let mut b = PacketBuilder::ethernet2([1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12])
+            .ipv4(src, dst, 64)
+            .tcp(sport, dport, seq, 64240);
+        for f in flags.chars() {
+            b = match f {
+                'S' => b.syn(),
+                'A' => b.ack(0),
+                'F' => b.fin(),
+                'R' => b.rst(),
+                'P' => b.psh(),
+                _ => b,
+            };
+        }
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn frame(link: LinkType, data: &[u8]) -> Frame<'_> {
+        Frame {
+            ts: Ts(0),
+            link,
+            data,
+            orig_len: data.len() as u32,
+        }
+    }
+
+    #[test]
+    fn every_link_type_reaches_tcp_payload() {
+        let eth = tcp_frame([10, 0, 0, 1], [10, 0, 0, 2], 40000, 104, 7, "AP", b"hello");
+        let ip = &eth[14..];
+        // 802.1Q then 802.1ad tags (QinQ).
+        let mut qinq = eth[..12].to_vec();
+        qinq.extend([0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0xc8]);
+        qinq.extend(&eth[12..]);
+        let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
+        sll.extend(ip);
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        sll2.extend(ip);
+        let mut null_le = 2u32.to_le_bytes().to_vec();
+        null_le.extend(ip);
+        let mut loop_be = 2u32.to_be_bytes().to_vec();
+        loop_be.extend(ip);
+        let cases: Vec<(LinkType, &[u8])> = vec![
+            (LinkType::ETHERNET, &eth),
+            (LinkType::ETHERNET, &qinq),
+            (LinkType::RAW, ip),
+            (LinkType::IPV4, ip),
+            (LinkType::LINUX_SLL, &sll),
+            (LinkType::LINUX_SLL2, &sll2),
+            (LinkType::NULL, &null_le),
+            (LinkType::LOOP, &loop_be),
+        ];
+        for (link, data) in cases {
+            let p = decode(&frame(link, data)).unwrap_or_else(|e| panic!("{link}: {e:?}"));
+            assert_eq!(p.payload, b"hello", "{link}");
+            assert_eq!((p.sport, p.dport, p.proto), (40000, 104, 6));
+            assert_eq!(p.tcp.unwrap().seq, 7);
+            assert!(!p.bad_ip_checksum);
+        }
+        assert_eq!(decode(&frame(LinkType::ETHERNET, &qinq)).unwrap().vlan, 100);
+    }
+
+    #[test]
+    fn ipv6_udp_and_errors() {
+        let mut out = Vec::new();
+        PacketBuilder::ipv6([1; 16], [2; 16], 5)
+            .udp(3702, 3702)
+            .write(&mut out, b"<soap/>")
+            .unwrap();
+        let p = decode(&frame(LinkType::RAW, &out)).unwrap();
+        assert_eq!((p.proto, p.payload), (17, &b"<soap/>"[..]));
+        assert_eq!(decode(&frame(LinkType(147), &out)).unwrap_err(), DecodeError::UnsupportedLink);
+        assert_eq!(decode(&frame(LinkType::ETHERNET, &[1, 2, 3])).unwrap_err(), DecodeError::TruncatedLink);
+        // ARP is not IP.
+        let arp = [[0xffu8; 6].as_slice(), &[1; 6], &[0x08, 0x06], &[0; 28]].concat();
+        assert_eq!(decode(&frame(LinkType::ETHERNET, &arp)).unwrap_err(), DecodeError::NonIp);
+        // A corrupted IPv4 header checksum is flagged, not dropped.
+        let mut eth = tcp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, 0, "S", b"");
+        eth[14 + 10] ^= 0xff;
+        assert!(decode(&frame(LinkType::ETHERNET, &eth)).unwrap().bad_ip_checksum);
+    }
+
+    #[test]
+    fn snaplen_truncation_keeps_what_is_whole() {
+        let eth = tcp_frame([10, 0, 0, 1], [10, 0, 0, 2], 40000, 104, 7, "AP", &[0u8; 500]);
+        let p = decode(&frame(LinkType::ETHERNET, &eth[..100])).unwrap();
+        assert_eq!(p.payload.len(), 100 - 14 - 20 - 20);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_frames_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..200), link in 0u16..300) {
+            let _ = decode(&frame(LinkType(link), &data));
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Records: what the engine produces for outputs and models (small, owned, no payload bytes), and their
+//! EVE JSON form (ARCHITECTURE.md, "EVE JSON lines").
+
+use crate::flow::{EndReason, Flow};
+use iomt_parsers::{AppEvent, Direction, Ts};
+use serde::Serialize;
+use std::io::Write;
+use std::net::IpAddr;
+
+/// The flow an event belongs to, oriented as the event: `src` sent the bytes that produced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowRef {
+    pub id: u64,
+    pub src: IpAddr,
+    pub sport: u16,
+    pub dst: IpAddr,
+    pub dport: u16,
+    pub proto: u8,
+}
+
+impl FlowRef {
+    pub fn of(f: &Flow, dir: Direction) -> FlowRef {
+        let (a, b) = match dir {
+            Direction::ToServer => (&f.client, &f.server),
+            Direction::ToClient => (&f.server, &f.client),
+        };
+        FlowRef {
+            id: f.id,
+            src: a.ip,
+            sport: a.port,
+            dst: b.ip,
+            dport: b.port,
+            proto: f.proto,
+        }
+    }
+}
+
+/// The EVE `flow` object: a flow that ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowRecord {
+    pub pkts_toserver: u64,
+    pub pkts_toclient: u64,
+    pub bytes_toserver: u64,
+    pub bytes_toclient: u64,
+    pub start: String,
+    pub end: String,
+    pub state: &'static str,
+    pub reason: &'static str,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub app_proto: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_mac: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_mac: Option<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub vlan: u16,
+}
+
+fn is_zero(v: &u16) -> bool {
+    *v == 0
+}
+
+fn mac(m: Option<[u8; 6]>) -> Option<String> {
+    m.map(|m| {
+        m.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    })
+}
+
+impl FlowRecord {
+    pub fn of(f: &Flow, reason: EndReason) -> FlowRecord {
+        let gaps = f.streams.iter().map(|s| s.counters.gaps).sum();
+        let gap_bytes = f.streams.iter().map(|s| s.counters.gap_bytes).sum();
+        FlowRecord {
+            pkts_toserver: f.pkts[0],
+            pkts_toclient: f.pkts[1],
+            bytes_toserver: f.bytes[0],
+            bytes_toclient: f.bytes[1],
+            start: rfc3339(f.first),
+            end: rfc3339(f.last),
+            state: f.state.name(),
+            reason: reason.name(),
+            gaps,
+            gap_bytes,
+            app_proto: f.app.protocol().map(|p| p.name()).unwrap_or("unknown"),
+            client_mac: mac(f.client.mac),
+            server_mac: mac(f.server.mac),
+            vlan: f.vlan,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    Flow(FlowRecord),
+    App(AppEvent),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub ts: Ts,
+    pub flow: Option<FlowRef>,
+    pub body: Body,
+}
+
+impl Record {
+    pub fn event_type(&self) -> &'static str {
+        match &self.body {
+            Body::Flow(_) => "flow",
+            Body::App(e) => e.event_type(),
+        }
+    }
+
+    /// Writes the record as one EVE JSON line (with the trailing newline).
+    pub fn write_eve(&self, w: &mut Vec<u8>) {
+        let et = self.event_type();
+        let _ = write!(w, "{{\"timestamp\":\"{}\"", rfc3339(self.ts));
+        if let Some(f) = &self.flow {
+            let _ = write!(
+                w,
+                ",\"flow_id\":{},\"src_ip\":\"{}\",\"src_port\":{},\"dest_ip\":\"{}\",\"dest_port\":{},\"proto\":\"{}\"",
+                f.id,
+                f.src,
+                f.sport,
+                f.dst,
+                f.dport,
+                proto_name(f.proto)
+            );
+        }
+        let _ = write!(w, ",\"event_type\":\"{et}\"");
+        if let Body::Flow(fr) = &self.body {
+            let _ = write!(w, ",\"app_proto\":\"{}\"", fr.app_proto);
+        }
+        let _ = write!(w, ",\"{et}\":");
+        let _ = match &self.body {
+            Body::Flow(fr) => serde_json::to_writer(&mut *w, fr),
+            Body::App(AppEvent::Anomaly(a)) => serde_json::to_writer(&mut *w, a),
+            Body::App(e) => serde_json::to_writer(&mut *w, e),
+        };
+        w.extend_from_slice(b"}\n");
+    }
+}
+
+pub fn proto_name(p: u8) -> String {
+    match p {
+        6 => "TCP".into(),
+        17 => "UDP".into(),
+        1 => "ICMP".into(),
+        58 => "IPv6-ICMP".into(),
+        n => n.to_string(),
+    }
+}
+
+/// RFC 3339 in UTC with microseconds: `2026-11-23T17:30:51.123456Z`.
+pub fn rfc3339(ts: Ts) -> String {
+    let secs = ts.0 / 1_000_000_000;
+    let micros = (ts.0 % 1_000_000_000) / 1_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339(Ts(0)), "1970-01-01T00:00:00.000000Z");
+        // 2000-02-29T12:34:56.789012Z = 951827696 s
+        assert_eq!(rfc3339(Ts(951_827_696_789_012_345)), "2000-02-29T12:34:56.789012Z");
+        assert_eq!(rfc3339(Ts(1_795_455_051_000_000_000)), "2026-11-23T17:30:51.000000Z");
+    }
+}
