@@ -6,7 +6,9 @@
 //! byte straight from reassembly, without a copy. When every protocol says no, or the detection buffer
 //! is full, or a gap comes first, the flow is left undecoded (`app_proto` stays unknown).
 
-use iomt_parsers::{detect, new_parser, AppEvent, Detect, Direction, Progress, Protocol, StreamParser, Ts};
+use iomt_parsers::{
+    detect, new_parser, AppEvent, Detect, Direction, Progress, Protocol, StreamParser, Ts,
+};
 
 /// Bytes kept per flow while detecting.
 pub const DETECT_BYTES: usize = 4096;
@@ -56,11 +58,21 @@ impl AppSlot {
 
     /// Whether bytes are still wanted (a flow nobody decodes skips the parser path entirely).
     pub fn wants_data(&self) -> bool {
-        matches!(self, AppSlot::Detecting | AppSlot::Buffering(_) | AppSlot::Active(_))
+        matches!(
+            self,
+            AppSlot::Detecting | AppSlot::Buffering(_) | AppSlot::Active(_)
+        )
     }
 
     /// In-order bytes of direction `dir`.
-    pub fn data(&mut self, dir: Direction, data: &[u8], server_port: u16, ts: Ts, out: &mut Vec<AppEvent>) {
+    pub fn data(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        server_port: u16,
+        ts: Ts,
+        out: &mut Vec<AppEvent>,
+    ) {
         match self {
             AppSlot::Active(p) => {
                 if p.feed(dir, data, ts, out) == Progress::Done {
@@ -74,7 +86,8 @@ impl AppSlot {
                     Detect::Unknown => *self = AppSlot::Unknown,
                     Detect::NeedMore => {
                         let mut buf = Box::<DetectBuf>::default();
-                        buf.bytes.extend_from_slice(data.get(..DETECT_BYTES).unwrap_or(data));
+                        buf.bytes
+                            .extend_from_slice(data.get(..DETECT_BYTES).unwrap_or(data));
                         buf.runs.push((dir, buf.bytes.len()));
                         *self = AppSlot::Buffering(buf);
                     }
@@ -104,7 +117,15 @@ impl AppSlot {
         }
     }
 
-    fn start(&mut self, proto: Protocol, buffered: Option<Box<DetectBuf>>, dir: Direction, data: &[u8], ts: Ts, out: &mut Vec<AppEvent>) {
+    fn start(
+        &mut self,
+        proto: Protocol,
+        buffered: Option<Box<DetectBuf>>,
+        dir: Direction,
+        data: &[u8],
+        ts: Ts,
+        out: &mut Vec<AppEvent>,
+    ) {
         let mut parser = new_parser(proto);
         let mut done = false;
         if let Some(buf) = buffered {
@@ -120,7 +141,11 @@ impl AppSlot {
         if !done && !data.is_empty() && parser.feed(dir, data, ts, out) == Progress::Done {
             done = true;
         }
-        *self = if done { AppSlot::Finished(proto) } else { AppSlot::Active(parser) };
+        *self = if done {
+            AppSlot::Finished(proto)
+        } else {
+            AppSlot::Active(parser)
+        };
     }
 
     /// `len` bytes of `dir` were lost.

@@ -11,11 +11,20 @@ pub fn l4_ok(frame: &Frame<'_>, pkt: &Packet<'_>) -> bool {
         return true;
     }
     // The transport header + payload is the tail of the frame that ends with the payload.
-    let hdr = if pkt.proto == 6 { tcp_header_len(frame, pkt) } else { Some(8) };
+    let hdr = if pkt.proto == 6 {
+        tcp_header_len(frame, pkt)
+    } else {
+        Some(8)
+    };
     let Some(hdr) = hdr else { return true };
-    let end = (pkt.payload.as_ptr() as usize + pkt.payload.len()).saturating_sub(frame.data.as_ptr() as usize);
-    let start = (pkt.payload.as_ptr() as usize).saturating_sub(frame.data.as_ptr() as usize).saturating_sub(hdr);
-    let Some(segment) = frame.data.get(start..end) else { return true };
+    let end = (pkt.payload.as_ptr() as usize + pkt.payload.len())
+        .saturating_sub(frame.data.as_ptr() as usize);
+    let start = (pkt.payload.as_ptr() as usize)
+        .saturating_sub(frame.data.as_ptr() as usize)
+        .saturating_sub(hdr);
+    let Some(segment) = frame.data.get(start..end) else {
+        return true;
+    };
     if pkt.proto == 17 && matches!(pkt.src, IpAddr::V4(_)) && segment.get(6..8) == Some(&[0, 0]) {
         return true;
     }
@@ -73,12 +82,30 @@ mod tests {
 
     #[test]
     fn builder_checksums_verify_and_corruption_is_caught() {
-        let mut f = tcp_frame([10, 0, 0, 1], [10, 0, 0, 2], 40000, 104, 7, "AP", b"hello world");
-        let fr = Frame { ts: Ts(0), link: LinkType::ETHERNET, data: &f, orig_len: f.len() as u32 };
+        let mut f = tcp_frame(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            40000,
+            104,
+            7,
+            "AP",
+            b"hello world",
+        );
+        let fr = Frame {
+            ts: Ts(0),
+            link: LinkType::ETHERNET,
+            data: &f,
+            orig_len: f.len() as u32,
+        };
         assert!(l4_ok(&fr, &decode(&fr).unwrap()));
         let n = f.len();
         f[n - 1] ^= 1;
-        let fr = Frame { ts: Ts(0), link: LinkType::ETHERNET, data: &f, orig_len: f.len() as u32 };
+        let fr = Frame {
+            ts: Ts(0),
+            link: LinkType::ETHERNET,
+            data: &f,
+            orig_len: f.len() as u32,
+        };
         assert!(!l4_ok(&fr, &decode(&fr).unwrap()));
     }
 }

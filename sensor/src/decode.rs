@@ -88,10 +88,14 @@ pub struct Packet<'a> {
 pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
     let data = frame.data;
     let sliced = match frame.link {
-        LinkType::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| DecodeError::TruncatedLink)?,
-        LinkType::RAW | LinkType::RAW_BSD | LinkType::RAW_BSD2 | LinkType::IPV4 | LinkType::IPV6 => {
-            LaxSlicedPacket::from_ip(data).map_err(|_| DecodeError::MalformedIp)?
+        LinkType::ETHERNET => {
+            LaxSlicedPacket::from_ethernet(data).map_err(|_| DecodeError::TruncatedLink)?
         }
+        LinkType::RAW
+        | LinkType::RAW_BSD
+        | LinkType::RAW_BSD2
+        | LinkType::IPV4
+        | LinkType::IPV6 => LaxSlicedPacket::from_ip(data).map_err(|_| DecodeError::MalformedIp)?,
         LinkType::LINUX_SLL => {
             // SLL: packet type u16, ARPHRD u16, addr len u16, addr [8], protocol u16.
             let (proto, rest) = split_proto(data, 14, 16)?;
@@ -103,7 +107,9 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
             LaxSlicedPacket::from_ether_type(EtherType(proto), rest)
         }
         LinkType::NULL | LinkType::LOOP => {
-            let (family, rest) = data.split_first_chunk::<4>().ok_or(DecodeError::TruncatedLink)?;
+            let (family, rest) = data
+                .split_first_chunk::<4>()
+                .ok_or(DecodeError::TruncatedLink)?;
             // The family is in the capturing host's byte order (NULL) or network order (LOOP); both
             // small values, so either order reads as one of them.
             let fam = u32::from_le_bytes(*family).min(u32::from_be_bytes(*family));
@@ -124,11 +130,21 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
         Some(LaxNetSlice::Ipv4(v4)) => {
             let h = v4.header();
             let bad = !ipv4_checksum_ok(h.slice());
-            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), v4.payload(), bad)
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                v4.payload(),
+                bad,
+            )
         }
         Some(LaxNetSlice::Ipv6(v6)) => {
             let h = v6.header();
-            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), v6.payload(), false)
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                v6.payload(),
+                false,
+            )
         }
         Some(LaxNetSlice::Arp(_)) => return Err(DecodeError::NonIp),
         None => {
@@ -219,7 +235,15 @@ pub(crate) mod tests {
     use iomt_parsers::Ts;
 
     /// An Ethernet/IPv4/TCP frame built with etherparse's builder.
-    pub fn tcp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, seq: u32, flags: &str, payload: &[u8]) -> Vec<u8> {
+    pub fn tcp_frame(
+        src: [u8; 4],
+        dst: [u8; 4],
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        flags: &str,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let mut b = PacketBuilder::ethernet2([1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12])
             .ipv4(src, dst, 64)
             .tcp(sport, dport, seq, 64240);
@@ -257,7 +281,9 @@ pub(crate) mod tests {
         qinq.extend(&eth[12..]);
         let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
         sll.extend(ip);
-        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        let mut sll2 = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
         sll2.extend(ip);
         let mut null_le = 2u32.to_le_bytes().to_vec();
         null_le.extend(ip);
@@ -292,20 +318,41 @@ pub(crate) mod tests {
             .unwrap();
         let p = decode(&frame(LinkType::RAW, &out)).unwrap();
         assert_eq!((p.proto, p.payload), (17, &b"<soap/>"[..]));
-        assert_eq!(decode(&frame(LinkType(147), &out)).unwrap_err(), DecodeError::UnsupportedLink);
-        assert_eq!(decode(&frame(LinkType::ETHERNET, &[1, 2, 3])).unwrap_err(), DecodeError::TruncatedLink);
+        assert_eq!(
+            decode(&frame(LinkType(147), &out)).unwrap_err(),
+            DecodeError::UnsupportedLink
+        );
+        assert_eq!(
+            decode(&frame(LinkType::ETHERNET, &[1, 2, 3])).unwrap_err(),
+            DecodeError::TruncatedLink
+        );
         // ARP is not IP.
         let arp = [[0xffu8; 6].as_slice(), &[1; 6], &[0x08, 0x06], &[0; 28]].concat();
-        assert_eq!(decode(&frame(LinkType::ETHERNET, &arp)).unwrap_err(), DecodeError::NonIp);
+        assert_eq!(
+            decode(&frame(LinkType::ETHERNET, &arp)).unwrap_err(),
+            DecodeError::NonIp
+        );
         // A corrupted IPv4 header checksum is flagged, not dropped.
         let mut eth = tcp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, 0, "S", b"");
         eth[14 + 10] ^= 0xff;
-        assert!(decode(&frame(LinkType::ETHERNET, &eth)).unwrap().bad_ip_checksum);
+        assert!(
+            decode(&frame(LinkType::ETHERNET, &eth))
+                .unwrap()
+                .bad_ip_checksum
+        );
     }
 
     #[test]
     fn snaplen_truncation_keeps_what_is_whole() {
-        let eth = tcp_frame([10, 0, 0, 1], [10, 0, 0, 2], 40000, 104, 7, "AP", &[0u8; 500]);
+        let eth = tcp_frame(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            40000,
+            104,
+            7,
+            "AP",
+            &[0u8; 500],
+        );
         let p = decode(&frame(LinkType::ETHERNET, &eth[..100])).unwrap();
         assert_eq!(p.payload.len(), 100 - 14 - 20 - 20);
     }

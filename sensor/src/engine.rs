@@ -105,10 +105,13 @@ pub struct Engine {
     events: Vec<AppEvent>,
     ended: Vec<(Flow, EndReason)>,
     now: Ts,
-    next_expire: Ts,
+    /// The next whole second of capture time at which idle flows are expired.
+    next_tick: Option<Ts>,
 }
 
-const EXPIRE_EVERY_NS: u64 = 1_000_000_000;
+/// Expiry runs at every whole second of capture time, against that second (not against the frame
+/// that crossed it), so which flows end when does not depend on how flows are sharded over workers.
+const TICK_NS: u64 = 1_000_000_000;
 
 impl Engine {
     pub fn new(cfg: EngineConfig) -> Self {
@@ -120,7 +123,7 @@ impl Engine {
             events: Vec::new(),
             ended: Vec::new(),
             now: Ts(0),
-            next_expire: Ts(0),
+            next_tick: None,
         }
     }
 
@@ -161,18 +164,27 @@ impl Engine {
         self.packet(&pkt, frame.ts, out);
     }
 
-    /// Moves the capture clock and expires idle flows once a second of capture time.
+    /// Moves the capture clock to `ts` (never backwards) and expires idle flows at each whole second
+    /// passed. Workers also get the reader's clock between frames, so a worker without traffic still
+    /// ends its idle flows.
     pub fn advance(&mut self, ts: Ts, out: &mut Vec<Record>) {
-        if ts > self.now {
-            self.now = ts;
+        if ts <= self.now {
+            return;
         }
-        if self.now >= self.next_expire {
-            self.next_expire = Ts(self.now.0.saturating_add(EXPIRE_EVERY_NS));
-            let mut ended = std::mem::take(&mut self.ended);
-            self.table.expire(self.now, &mut ended);
-            self.end_flows(&mut ended, out);
-            self.ended = ended;
+        self.now = ts;
+        let first = *self.next_tick.get_or_insert(Ts((ts.0 / TICK_NS)
+            .saturating_add(1)
+            .saturating_mul(TICK_NS)));
+        if ts < first {
+            return;
         }
+        // Expire at the last whole second passed; a long jump between files expires in one step.
+        let tick = Ts(ts.0 / TICK_NS * TICK_NS);
+        self.next_tick = Some(Ts(tick.0.saturating_add(TICK_NS)));
+        let mut ended = std::mem::take(&mut self.ended);
+        self.table.expire(tick, &mut ended);
+        self.end_flows(&mut ended, out);
+        self.ended = ended;
     }
 
     fn packet(&mut self, pkt: &Packet<'_>, ts: Ts, out: &mut Vec<Record>) {
@@ -180,7 +192,9 @@ impl Engine {
         let (idx, dir) = self.table.lookup_or_create(pkt, ts, &mut ended);
         self.end_flows(&mut ended, out);
         self.ended = ended;
-        let Some(flow) = self.table.get_mut(idx) else { return };
+        let Some(flow) = self.table.get_mut(idx) else {
+            return;
+        };
         let d = dir.index();
         if let (Some(p), Some(b)) = (flow.pkts.get_mut(d), flow.bytes.get_mut(d)) {
             *p += 1;
@@ -206,10 +220,16 @@ impl Engine {
                 }
                 if !pkt.payload.is_empty() && app.wants_data() {
                     let before = stream.counters;
-                    stream.segment(t.seq, pkt.payload, self.cfg.stream_cap, &mut self.budget, |del| match del {
-                        Delivery::Data(b) => app.data(dir, b, server_port, ts, events),
-                        Delivery::Gap(n) => app.gap(dir, n, ts, events),
-                    });
+                    stream.segment(
+                        t.seq,
+                        pkt.payload,
+                        self.cfg.stream_cap,
+                        &mut self.budget,
+                        |del| match del {
+                            Delivery::Data(b) => app.data(dir, b, server_port, ts, events),
+                            Delivery::Gap(n) => app.gap(dir, n, ts, events),
+                        },
+                    );
                     let after = stream.counters;
                     if after.conflicting_overlaps > before.conflicting_overlaps {
                         events.push(AppEvent::anomaly(
@@ -255,7 +275,10 @@ impl Engine {
             let events = &mut self.events;
             events.clear();
             let Flow { streams, app, .. } = &mut flow;
-            for (stream, dir) in streams.iter_mut().zip([Direction::ToServer, Direction::ToClient]) {
+            for (stream, dir) in streams
+                .iter_mut()
+                .zip([Direction::ToServer, Direction::ToClient])
+            {
                 stream.flush(&mut self.budget, |del| match del {
                     Delivery::Data(b) => app.data(dir, b, server_port, ts, events),
                     Delivery::Gap(n) => app.gap(dir, n, ts, events),

@@ -260,7 +260,9 @@ impl FlowTable {
     }
 
     fn unlink(&mut self, i: u32) {
-        let Some(s) = self.slots.get(i as usize) else { return };
+        let Some(s) = self.slots.get(i as usize) else {
+            return;
+        };
         let (prev, next, class) = (s.prev, s.next, s.class);
         match self.slot(prev) {
             Some(p) => p.next = next,
@@ -288,16 +290,36 @@ impl FlowTable {
 
     /// Looks up the flow of `p`, creating it (and evicting into `ended` if the table is full). Returns
     /// the slot index and the packet's direction.
-    pub fn lookup_or_create(&mut self, p: &Packet<'_>, ts: Ts, ended: &mut Vec<(Flow, EndReason)>) -> (u32, Direction) {
+    pub fn lookup_or_create(
+        &mut self,
+        p: &Packet<'_>,
+        ts: Ts,
+        ended: &mut Vec<(Flow, EndReason)>,
+    ) -> (u32, Direction) {
         let key = FlowKey::of(p);
         if let Some(&i) = self.map.get(&key) {
-            let dir = self
+            let found = self
                 .slots
                 .get(i as usize)
                 .and_then(|s| s.flow.as_ref())
-                .map(|f| f.direction(p))
-                .unwrap_or(Direction::ToServer);
-            return (i, dir);
+                .map(|f| {
+                    let limit = self.timeout_of(f.class()).saturating_mul(1_000_000_000);
+                    let reopened =
+                        f.state == TcpState::Closed && p.tcp.is_some_and(|t| t.syn && !t.ack_flag);
+                    (f.direction(p), ts.nanos_since(f.last) > limit || reopened)
+                });
+            match found {
+                Some((dir, false)) => return (i, dir),
+                Some((_, true)) => {
+                    // Idle past its timeout but not yet expired by a tick: it ends now, and this
+                    // packet starts a new flow (the same result whatever the tick timing).
+                    if let Some(f) = self.remove(i) {
+                        self.counters.timed_out += 1;
+                        ended.push((f, EndReason::Timeout));
+                    }
+                }
+                None => {}
+            }
         }
         while self.map.len() >= self.max_flows {
             match self.evict_one() {
@@ -321,7 +343,11 @@ impl FlowTable {
             Some(t) if t.syn => t.ack_flag,
             _ => well_known_server_port(p.sport) && !well_known_server_port(p.dport),
         };
-        let (client, server) = if sender_is_server { (dst, src) } else { (src, dst) };
+        let (client, server) = if sender_is_server {
+            (dst, src)
+        } else {
+            (src, dst)
+        };
         let state = match p.tcp {
             None => TcpState::None,
             Some(t) if t.syn && !t.ack_flag => TcpState::SynSent,
@@ -367,7 +393,11 @@ impl FlowTable {
         self.map.insert(key, i);
         self.counters.created += 1;
         self.counters.peak = self.counters.peak.max(self.map.len());
-        let dir = if sender_is_server { Direction::ToClient } else { Direction::ToServer };
+        let dir = if sender_is_server {
+            Direction::ToClient
+        } else {
+            Direction::ToServer
+        };
         (i, dir)
     }
 
@@ -415,7 +445,12 @@ impl FlowTable {
             let limit = self.timeout_of(class).saturating_mul(1_000_000_000);
             loop {
                 let head = self.heads[class];
-                let Some(last) = self.slots.get(head as usize).and_then(|s| s.flow.as_ref()).map(|f| f.last) else {
+                let Some(last) = self
+                    .slots
+                    .get(head as usize)
+                    .and_then(|s| s.flow.as_ref())
+                    .map(|f| f.last)
+                else {
                     break;
                 };
                 if now.nanos_since(last) <= limit {
@@ -450,7 +485,12 @@ impl FlowTable {
     /// Removes every flow (end of capture), oldest first.
     pub fn drain(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
         let mut all: Vec<u32> = self.map.values().copied().collect();
-        all.sort_by_key(|&i| self.slots.get(i as usize).and_then(|s| s.flow.as_ref()).map(|f| (f.first, f.id)));
+        all.sort_by_key(|&i| {
+            self.slots
+                .get(i as usize)
+                .and_then(|s| s.flow.as_ref())
+                .map(|f| (f.first, f.id))
+        });
         for i in all {
             if let Some(f) = self.remove(i) {
                 ended.push((f, EndReason::EndOfCapture));
@@ -504,7 +544,9 @@ mod tests {
         }
         assert_eq!(t.len(), 2);
         assert_eq!(t.counters.evicted, 3);
-        assert!(ended.iter().all(|(f, r)| *r == EndReason::Evicted && f.server.port == 80));
+        assert!(ended
+            .iter()
+            .all(|(f, r)| *r == EndReason::Evicted && f.server.port == 80));
         assert!(t.get_mut(e).is_some());
         ended.clear();
         // The SYN-only flow times out after 30 s, the established one after an hour.

@@ -8,8 +8,13 @@
 pub mod app;
 pub mod capture;
 pub mod checksum;
+pub mod cli;
 pub mod decode;
 pub mod engine;
+pub mod eve;
 pub mod flow;
+pub mod pipeline;
 pub mod record;
+pub mod run;
+pub mod stats;
 pub mod stream;

@@ -120,7 +120,12 @@ impl Reassembler {
         self.insert(start, payload, per_stream_cap, budget, &mut deliver);
     }
 
-    fn deliver_in_order(&mut self, data: &[u8], budget: &mut Budget, deliver: &mut impl FnMut(Delivery<'_>)) {
+    fn deliver_in_order(
+        &mut self,
+        data: &[u8],
+        budget: &mut Budget,
+        deliver: &mut impl FnMut(Delivery<'_>),
+    ) {
         // Bytes of `data` that are also buffered already are compared (a conflict is counted) and
         // then dropped from the buffer: the in-order copy arrived first in stream terms.
         let end = self.offset + data.len() as u64;
@@ -134,7 +139,9 @@ impl Reassembler {
     /// and removes the parts `data` covers.
     fn check_and_drop_pending_before(&mut self, end: u64, data: &[u8], budget: &mut Budget) {
         while let Some((&start, _)) = self.pending.range(..end).next() {
-            let Some(seg) = self.pending.remove(&start) else { break };
+            let Some(seg) = self.pending.remove(&start) else {
+                break;
+            };
             self.release(seg.len(), budget);
             let seg_end = start + seg.len() as u64;
             let common_end = seg_end.min(end);
@@ -146,7 +153,10 @@ impl Reassembler {
                 self.counters.conflicting_overlaps += 1;
             }
             if seg_end > end {
-                let tail = seg.get((end - start) as usize..).unwrap_or_default().to_vec();
+                let tail = seg
+                    .get((end - start) as usize..)
+                    .unwrap_or_default()
+                    .to_vec();
                 self.hold(end, tail, budget);
             }
         }
@@ -199,7 +209,10 @@ impl Reassembler {
             let lo = s.max(start);
             let hi = e.min(end);
             if lo < hi {
-                let old = self.pending.get(&s).and_then(|seg| seg.get((lo - s) as usize..(hi - s) as usize));
+                let old = self
+                    .pending
+                    .get(&s)
+                    .and_then(|seg| seg.get((lo - s) as usize..(hi - s) as usize));
                 let new = payload.get((lo - start) as usize..(hi - start) as usize);
                 if old != new {
                     self.counters.conflicting_overlaps += 1;
@@ -211,7 +224,9 @@ impl Reassembler {
             pieces.push((cursor, end));
         }
         for (s, e) in pieces {
-            let bytes = payload.get((s - start) as usize..(e - start) as usize).unwrap_or_default();
+            let bytes = payload
+                .get((s - start) as usize..(e - start) as usize)
+                .unwrap_or_default();
             let n = bytes.len();
             if self.buffered + n > per_stream_cap || budget.used + n > budget.cap {
                 // The hole before the buffered data will not fill in time: give it up.
@@ -305,7 +320,12 @@ mod tests {
     fn in_order_out_of_order_and_wraparound() {
         let isn = u32::MAX - 5; // data starts at MAX-4 and wraps after 5 bytes
         let data: Vec<u8> = (0..20).collect();
-        let seg = |from: usize, to: usize| (isn.wrapping_add(1).wrapping_add(from as u32), data[from..to].to_vec());
+        let seg = |from: usize, to: usize| {
+            (
+                isn.wrapping_add(1).wrapping_add(from as u32),
+                data[from..to].to_vec(),
+            )
+        };
         let (out, c) = run(isn, &[seg(10, 20), seg(0, 4), seg(4, 10)], 1 << 20);
         assert_eq!(out, data.iter().map(|&x| Some(x)).collect::<Vec<_>>());
         assert_eq!(c, StreamCounters::default());
@@ -313,7 +333,18 @@ mod tests {
 
     #[test]
     fn retransmission_and_conflicting_overlap_first_wins() {
-        let (out, c) = run(0, &[(1, b"abcd".to_vec()), (1, b"abcd".to_vec()), (7, b"gh".to_vec()), (6, b"fgX".to_vec()), (9, b"i".to_vec()), (5, b"e".to_vec())], 1 << 20);
+        let (out, c) = run(
+            0,
+            &[
+                (1, b"abcd".to_vec()),
+                (1, b"abcd".to_vec()),
+                (7, b"gh".to_vec()),
+                (6, b"fgX".to_vec()),
+                (9, b"i".to_vec()),
+                (5, b"e".to_vec()),
+            ],
+            1 << 20,
+        );
         let s: String = out.iter().map(|b| b.unwrap() as char).collect();
         assert_eq!(s, "abcdefghi");
         assert_eq!(c.retransmitted_bytes, 4);

@@ -78,8 +78,14 @@ pub enum FormatError {
     BlockTrailerMismatch { offset: u64, len: u32, trailer: u32 },
     #[error("pcapng block at offset {offset}: {what}")]
     BadBlock { offset: u64, what: &'static str },
-    #[error("pcapng packet at offset {offset} names interface {iface}, but the section has {count}")]
-    UnknownInterface { offset: u64, iface: u32, count: usize },
+    #[error(
+        "pcapng packet at offset {offset} names interface {iface}, but the section has {count}"
+    )]
+    UnknownInterface {
+        offset: u64,
+        iface: u32,
+        count: usize,
+    },
 }
 
 /// One step of the walk.
@@ -260,7 +266,9 @@ fn pcap_record<'a>(
     } else {
         u64::from(frac).saturating_mul(1_000)
     };
-    let ts = Ts(u64::from(sec).saturating_mul(1_000_000_000).saturating_add(sub));
+    let ts = Ts(u64::from(sec)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(sub));
     Ok(Item::Frame(
         Frame {
             ts,
@@ -508,7 +516,10 @@ pub(crate) mod tests {
 
     impl NgBuilder {
         pub fn new(be: bool) -> Self {
-            let mut b = NgBuilder { be, out: Vec::new() };
+            let mut b = NgBuilder {
+                be,
+                out: Vec::new(),
+            };
             b.shb();
             b
         }

@@ -94,11 +94,9 @@ impl LiveSource {
                 Ok(p) => {
                     let start = buf.len();
                     buf.extend_from_slice(p.data);
-                    let ts = Ts(
-                        (p.header.ts.tv_sec.max(0) as u64)
-                            .saturating_mul(1_000_000_000)
-                            .saturating_add((p.header.ts.tv_usec.max(0) as u64).saturating_mul(1_000)),
-                    );
+                    let ts = Ts((p.header.ts.tv_sec.max(0) as u64)
+                        .saturating_mul(1_000_000_000)
+                        .saturating_add((p.header.ts.tv_usec.max(0) as u64).saturating_mul(1_000)));
                     frames.push(FrameMeta {
                         ts,
                         link: self.link,

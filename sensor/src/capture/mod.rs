@@ -40,13 +40,10 @@ pub enum ReadMode {
 /// Why a capture file could not be read. Displayed as one line naming the file (and offset).
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {source}")]
-    Format { path: PathBuf, source: FormatError },
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
+    #[error("{path}: {err}")]
+    Format { path: PathBuf, err: FormatError },
     #[error("{path}: file too short to be a capture ({len} bytes)")]
     TooShort { path: PathBuf, len: usize },
 }
@@ -164,11 +161,11 @@ impl FileReader {
     pub fn open(path: &Path, mode: ReadMode) -> Result<FileReader, CaptureError> {
         let io = |source| CaptureError::Io {
             path: path.to_owned(),
-            source,
+            err: source,
         };
         let fmt = |source| CaptureError::Format {
             path: path.to_owned(),
-            source,
+            err: source,
         };
         let mut file = File::open(path).map_err(io)?;
         let file_len = file.metadata().map_err(io)?.len();
@@ -247,13 +244,16 @@ impl FileReader {
                 let window = all.get(start..).unwrap_or_default();
                 let limit = CHUNK_BYTES.min(window.len());
                 let (used, frames, need) =
-                    walk(&mut self.parser, window, limit).map_err(|source| CaptureError::Format {
-                        path: self.path.clone(),
-                        source,
+                    walk(&mut self.parser, window, limit).map_err(|source| {
+                        CaptureError::Format {
+                            path: self.path.clone(),
+                            err: source,
+                        }
                     })?;
                 if used == 0 {
                     if need.is_some() {
-                        self.truncated = Some((self.parser.offset(), need.unwrap_or(0), window.len()));
+                        self.truncated =
+                            Some((self.parser.offset(), need.unwrap_or(0), window.len()));
                     }
                     *pos = all.len();
                     return Ok(None);
@@ -295,7 +295,7 @@ impl FileReader {
                 *min_fill = 0;
                 let io = |source| CaptureError::Io {
                     path: self.path.clone(),
-                    source,
+                    err: source,
                 };
                 if !*eof {
                     let old = buf.len();
@@ -306,17 +306,19 @@ impl FileReader {
                         *eof = true;
                     }
                 }
-                let (used, frames, need) = walk(&mut self.parser, &buf, buf.len()).map_err(|source| {
-                    CaptureError::Format {
-                        path: self.path.clone(),
-                        source,
-                    }
-                })?;
+                let (used, frames, need) =
+                    walk(&mut self.parser, &buf, buf.len()).map_err(|source| {
+                        CaptureError::Format {
+                            path: self.path.clone(),
+                            err: source,
+                        }
+                    })?;
                 carry.extend_from_slice(buf.get(used..).unwrap_or_default());
                 if used == 0 {
                     if *eof {
                         if !carry.is_empty() {
-                            self.truncated = Some((self.parser.offset(), need.unwrap_or(0), carry.len()));
+                            self.truncated =
+                                Some((self.parser.offset(), need.unwrap_or(0), carry.len()));
                         }
                         carry.clear();
                         return Ok(None);
@@ -401,7 +403,10 @@ mod tests {
     use super::format::tests::{pcap_file, NgBuilder};
     use super::*;
 
-    fn frames_of(path: &Path, mode: ReadMode) -> (Vec<(u64, Vec<u8>)>, Option<(u64, usize, usize)>) {
+    fn frames_of(
+        path: &Path,
+        mode: ReadMode,
+    ) -> (Vec<(u64, Vec<u8>)>, Option<(u64, usize, usize)>) {
         let mut r = FileReader::open(path, mode).unwrap();
         let mut out = Vec::new();
         while let Some(c) = r.next_chunk().unwrap() {
@@ -415,8 +420,14 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("iomt-cap-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         // Enough frames of odd sizes that records straddle the 1 MiB buffer boundary many times.
-        let payloads: Vec<Vec<u8>> = (0..3000u32).map(|i| vec![(i % 251) as u8; 700 + (i as usize % 977)]).collect();
-        let recs: Vec<(u32, u32, &[u8])> = payloads.iter().enumerate().map(|(i, p)| (i as u32, 0, p.as_slice())).collect();
+        let payloads: Vec<Vec<u8>> = (0..3000u32)
+            .map(|i| vec![(i % 251) as u8; 700 + (i as usize % 977)])
+            .collect();
+        let recs: Vec<(u32, u32, &[u8])> = payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as u32, 0, p.as_slice()))
+            .collect();
         let pcap = dir.join("a.pcap");
         std::fs::write(&pcap, pcap_file(false, false, 1, &recs)).unwrap();
         let mut ng = NgBuilder::new(true);

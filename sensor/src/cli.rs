@@ -1,0 +1,144 @@
+//! Command line (ARCHITECTURE.md, "CLI"): parsed by clap, then validated into typed settings.
+
+use crate::capture::ReadMode;
+use crate::engine::{ChecksumMode, EngineConfig};
+use crate::eve::TypeFilter;
+use crate::flow::Timeouts;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "iomt-sensor",
+    version,
+    about = "Passive network sensor for medical-device protocols (DICOM, HL7 v2, IEEE 11073 SDC and 20601)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pipeline over capture files (pcap or pcapng), in order, with file timestamps as the clock.
+    Replay {
+        /// Capture files.
+        #[arg(required = true)]
+        pcaps: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+        /// How files are read: reused read buffers, or a memory map.
+        #[arg(long, value_enum, default_value_t = ReadMode::Read)]
+        read_mode: ReadMode,
+    },
+    /// Run the pipeline on a network interface (libpcap).
+    Live {
+        /// Interface name (e.g. eth1, the mirror port).
+        iface: String,
+        #[command(flatten)]
+        common: Common,
+        /// BPF capture filter.
+        #[arg(long)]
+        bpf: Option<String>,
+        /// Bytes captured per frame.
+        #[arg(long, default_value_t = 65535, value_parser = clap::value_parser!(i32).range(64..=262144))]
+        snaplen: i32,
+        /// Put the interface in promiscuous mode.
+        #[arg(long)]
+        promisc: bool,
+        /// Kernel capture buffer in bytes (libpcap's default when absent).
+        #[arg(long, value_parser = clap::value_parser!(i32).range(65536..))]
+        buffer_size: Option<i32>,
+    },
+    /// Print the decoded protocol events of capture files, one per line.
+    Decode {
+        #[arg(required = true)]
+        pcaps: Vec<PathBuf>,
+        /// EVE JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also print a flow record for every flow.
+        #[arg(long)]
+        flows: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+        #[arg(long, value_enum, default_value_t = ReadMode::Read)]
+        read_mode: ReadMode,
+    },
+}
+
+/// Options shared by `replay` and `live`.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// EVE JSON lines to this file, or `-` for standard output.
+    #[arg(long, value_name = "FILE|-")]
+    pub eve: Option<PathBuf>,
+    /// Event types written to EVE: `all` or a comma-separated list (alert, flow, dicom, hl7, sdc,
+    /// ieee20601, tls, anomaly, stats).
+    #[arg(long, default_value = "alert", value_parser = TypeFilter::parse)]
+    pub eve_types: TypeFilter,
+    /// Print throughput, drops, counters and latency percentiles on stderr at the end.
+    #[arg(long)]
+    pub stats: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// Engine and pipeline settings.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// Worker threads (default: cores - 1, at least 1).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
+    /// Hard cap on flows held at once; the least recently seen are evicted past it.
+    #[arg(long, default_value_t = 262_144, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub max_flows: u64,
+    /// Idle timeout of half-open TCP flows, seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout_new: u64,
+    /// Idle timeout of established TCP flows, seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub timeout_established: u64,
+    /// How long a closed TCP flow is kept for late packets, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub timeout_closed: u64,
+    /// Idle timeout of UDP flows, seconds.
+    #[arg(long, default_value_t = 120)]
+    pub timeout_udp: u64,
+    /// Out-of-order bytes buffered per TCP stream direction.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub stream_cap: usize,
+    /// Out-of-order bytes buffered by all streams together.
+    #[arg(long, default_value_t = 64 << 20)]
+    pub reassembly_cap: usize,
+    /// TCP/UDP checksum verification.
+    #[arg(long, value_enum, default_value_t = ChecksumMode::Off)]
+    pub checksums: ChecksumMode,
+}
+
+impl EngineArgs {
+    pub fn threads(&self) -> usize {
+        match self.threads {
+            Some(n) => usize::from(n),
+            None => std::thread::available_parallelism()
+                .map(|n| n.get().saturating_sub(1))
+                .unwrap_or(1)
+                .max(1),
+        }
+    }
+
+    pub fn config(&self) -> EngineConfig {
+        EngineConfig {
+            max_flows: usize::try_from(self.max_flows).unwrap_or(usize::MAX),
+            timeouts: Timeouts {
+                new: self.timeout_new,
+                established: self.timeout_established,
+                closed: self.timeout_closed,
+                udp: self.timeout_udp,
+            },
+            stream_cap: self.stream_cap,
+            reassembly_cap: self.reassembly_cap,
+            checksums: self.checksums,
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The multi-core pipeline: one reader, N workers each owning a shard of the flows, one merger.
+//!
+//! ```text
+//!  reader (caller's thread) ──chunk──► worker 0..N ──records per chunk──► merger ──► sink (EVE, models)
+//! ```
+//!
+//! * The reader takes [`Chunk`]s from the capture, picks each frame's worker by a symmetric hash of its
+//!   endpoints (both directions of a flow land on one worker), and sends every worker the chunk
+//!   (shared, not copied) with the indices of its frames. Every worker gets every chunk, even with no
+//!   frames of its own, so its capture clock (and flow expiry) follows the reader's.
+//! * Workers run an [`Engine`] each and answer every chunk with the records it produced.
+//! * The merger collects one answer per worker per chunk, orders their union by (timestamp, flow id)
+//!   with a stable sort (a flow's own records keep their order), and hands them to the sink. Since a
+//!   flow's records depend only on its own frames and on whole-second expiry ticks, replay output is the
+//!   same for any number of workers.
+//! * Channels are bounded. In replay the reader waits for room (nothing is lost); in live mode a full
+//!   worker channel drops that worker's frames of the chunk, counted, and never stalls capture.
+
+use crate::capture::{Chunk, LinkType};
+use crate::decode::decode;
+use crate::engine::{Engine, EngineConfig, EngineStats};
+use crate::flow::FlowKey;
+use crate::record::Record;
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use hdrhistogram::Histogram;
+use iomt_parsers::Ts;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// Chunks in flight per worker.
+const QUEUE: usize = 8;
+
+struct Work {
+    chunk: Arc<Chunk>,
+    /// Indices into `chunk.frames` of this worker's frames.
+    frames: Vec<u32>,
+    /// The reader's capture clock after this chunk.
+    clock: Ts,
+    read_at: Instant,
+}
+
+struct Done {
+    seq: u64,
+    records: Vec<Record>,
+    read_at: Instant,
+}
+
+/// Receives merged records in order.
+pub trait Sink: Send {
+    fn records(&mut self, records: &mut Vec<Record>);
+    fn finish(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// Pipeline-level counters for `--stats`.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineStats {
+    pub engine: EngineStats,
+    pub chunks: u64,
+    pub records: u64,
+    /// Live mode: frames dropped because a worker's queue was full.
+    pub dropped_queue_full: u64,
+    /// Highest number of chunks waiting in any worker queue.
+    pub queue_high_water: usize,
+    /// Chunk read → its records handed to the sink, in microseconds.
+    pub latency_us: Option<Histogram<u64>>,
+}
+
+pub struct Pipeline {
+    workers: Vec<(Sender<(u64, Work)>, JoinHandle<EngineStats>)>,
+    merger: JoinHandle<anyhow::Result<(u64, Histogram<u64>)>>,
+    seq: u64,
+    clock: Ts,
+    live: bool,
+    shard_scratch: Vec<Vec<u32>>,
+    pub dropped_queue_full: u64,
+    pub queue_high_water: usize,
+    pub chunks: u64,
+}
+
+impl Pipeline {
+    /// Starts `threads` workers (at least one) and the merger feeding `sink`.
+    pub fn start(threads: usize, cfg: &EngineConfig, sink: Box<dyn Sink>, live: bool) -> Pipeline {
+        let n = threads.max(1);
+        let (done_tx, done_rx) = bounded::<(usize, Done)>(QUEUE * n);
+        let mut workers = Vec::with_capacity(n);
+        for w in 0..n {
+            let (tx, rx) = bounded::<(u64, Work)>(QUEUE);
+            let done_tx = done_tx.clone();
+            let mut wcfg = cfg.clone();
+            // The flow and reassembly caps are for the whole sensor: each worker gets its share.
+            wcfg.max_flows = (cfg.max_flows / n).max(1);
+            wcfg.reassembly_cap = (cfg.reassembly_cap / n).max(1);
+            let handle = std::thread::Builder::new()
+                .name(format!("worker-{w}"))
+                .spawn(move || worker(w, rx, done_tx, Engine::new(wcfg)))
+                .unwrap_or_else(|e| panic!("cannot start a worker thread: {e}"));
+            workers.push((tx, handle));
+        }
+        drop(done_tx);
+        let merger = std::thread::Builder::new()
+            .name("merger".into())
+            .spawn(move || merger(n, done_rx, sink, live))
+            .unwrap_or_else(|e| panic!("cannot start the merger thread: {e}"));
+        Pipeline {
+            workers,
+            merger,
+            seq: 0,
+            clock: Ts(0),
+            live,
+            shard_scratch: vec![Vec::new(); n],
+            dropped_queue_full: 0,
+            queue_high_water: 0,
+            chunks: 0,
+        }
+    }
+
+    /// Sends one chunk to the workers.
+    pub fn push(&mut self, chunk: Chunk) {
+        let read_at = Instant::now();
+        let n = self.workers.len();
+        for s in &mut self.shard_scratch {
+            s.clear();
+        }
+        for (i, meta) in chunk.frames.iter().enumerate() {
+            let w = if n == 1 {
+                0
+            } else {
+                shard(&chunk, meta.link, i, n)
+            };
+            if let Some(s) = self.shard_scratch.get_mut(w) {
+                s.push(i as u32);
+            }
+            if meta.ts > self.clock {
+                self.clock = meta.ts;
+            }
+        }
+        let chunk = Arc::new(chunk);
+        let seq = self.seq;
+        self.seq += 1;
+        self.chunks += 1;
+        for ((tx, _), frames) in self.workers.iter().zip(self.shard_scratch.iter_mut()) {
+            self.queue_high_water = self.queue_high_water.max(tx.len());
+            let work = Work {
+                chunk: chunk.clone(),
+                frames: std::mem::take(frames),
+                clock: self.clock,
+                read_at,
+            };
+            if self.live {
+                match tx.try_send((seq, work)) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full((_, work))) => {
+                        self.dropped_queue_full += work.frames.len() as u64;
+                    }
+                    Err(TrySendError::Disconnected(_)) => {}
+                }
+            } else {
+                let _ = tx.send((seq, work));
+            }
+        }
+    }
+
+    /// Ends input: workers end their flows, the merger drains. Returns the summed stats.
+    pub fn finish(self) -> anyhow::Result<PipelineStats> {
+        let mut stats = PipelineStats {
+            chunks: self.chunks,
+            dropped_queue_full: self.dropped_queue_full,
+            queue_high_water: self.queue_high_water,
+            ..PipelineStats::default()
+        };
+        let mut handles = Vec::new();
+        for (tx, h) in self.workers {
+            drop(tx);
+            handles.push(h);
+        }
+        for h in handles {
+            let s = h
+                .join()
+                .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
+            stats.engine.merge(&s);
+        }
+        let (records, hist) = self
+            .merger
+            .join()
+            .map_err(|_| anyhow::anyhow!("the merger thread panicked"))??;
+        stats.records = records;
+        stats.latency_us = Some(hist);
+        Ok(stats)
+    }
+}
+
+/// The worker a frame belongs to: a symmetric hash of its flow key. Frames that do not decode go to
+/// worker 0 (they are only counted).
+fn shard(chunk: &Chunk, link: LinkType, i: usize, n: usize) -> usize {
+    let Some(meta) = chunk.frames.get(i) else {
+        return 0;
+    };
+    let frame = chunk.frame(meta);
+    debug_assert_eq!(frame.link, link);
+    match decode(&frame) {
+        Ok(p) if p.proto == 6 || p.proto == 17 => {
+            (FlowKey::of(&p).stable_hash() % n as u64) as usize
+        }
+        _ => 0,
+    }
+}
+
+fn worker(
+    w: usize,
+    rx: Receiver<(u64, Work)>,
+    done: Sender<(usize, Done)>,
+    mut engine: Engine,
+) -> EngineStats {
+    let mut out = Vec::new();
+    while let Ok((seq, work)) = rx.recv() {
+        for &i in &work.frames {
+            if let Some(meta) = work.chunk.frames.get(i as usize) {
+                engine.process(&work.chunk.frame(meta), &mut out);
+            }
+        }
+        engine.advance(work.clock, &mut out);
+        drop(work.chunk);
+        let records = std::mem::take(&mut out);
+        if done
+            .send((
+                w,
+                Done {
+                    seq,
+                    records,
+                    read_at: work.read_at,
+                },
+            ))
+            .is_err()
+        {
+            break;
+        }
+    }
+    let mut records = Vec::new();
+    engine.finish(&mut records);
+    let _ = done.send((
+        w,
+        Done {
+            seq: u64::MAX,
+            records,
+            read_at: Instant::now(),
+        },
+    ));
+    engine.stats
+}
+
+fn merger(
+    n: usize,
+    rx: Receiver<(usize, Done)>,
+    mut sink: Box<dyn Sink>,
+    live: bool,
+) -> anyhow::Result<(u64, Histogram<u64>)> {
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
+        .map_err(|e| anyhow::anyhow!("histogram: {e}"))?;
+    let mut total = 0u64;
+    // Replay: answers per chunk sequence number, released when all n are in.
+    let mut pending: std::collections::BTreeMap<u64, (usize, Vec<Record>, Instant)> =
+        Default::default();
+    let mut batch: Vec<Record> = Vec::new();
+    let mut emit =
+        |records: &mut Vec<Record>, read_at: Instant, sink: &mut Box<dyn Sink>, total: &mut u64| {
+            records.sort_by_key(|r| (r.ts, r.flow.map(|f| f.id).unwrap_or(0)));
+            *total += records.len() as u64;
+            sink.records(records);
+            records.clear();
+            let _ = hist.record(read_at.elapsed().as_micros().max(1) as u64);
+        };
+    while let Ok((_, done)) = rx.recv() {
+        if live {
+            let mut records = done.records;
+            emit(&mut records, done.read_at, &mut sink, &mut total);
+            continue;
+        }
+        let entry = pending
+            .entry(done.seq)
+            .or_insert_with(|| (0, Vec::new(), done.read_at));
+        entry.0 += 1;
+        entry.1.extend(done.records);
+        // Release every complete chunk at the front, in order.
+        while let Some(mut first) = pending.first_entry() {
+            if first.get().0 < n {
+                break;
+            }
+            let (_, records, read_at) = first.get_mut();
+            batch.append(records);
+            let read_at = *read_at;
+            first.remove();
+            emit(&mut batch, read_at, &mut sink, &mut total);
+        }
+    }
+    // Whatever is left (the final flush, or incomplete chunks in live mode).
+    for (_, (_, mut records, read_at)) in std::mem::take(&mut pending) {
+        emit(&mut records, read_at, &mut sink, &mut total);
+    }
+    sink.finish()?;
+    Ok((total, hist))
+}

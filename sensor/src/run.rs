@@ -1,0 +1,178 @@
+//! The commands: replay, live and decode, over the pipeline.
+
+use crate::capture::live::{LiveOptions, LiveSource, PcapCounters};
+use crate::capture::{CaptureError, FileReader, ReadMode};
+use crate::cli::{Command, Common};
+use crate::eve::{EveSink, Style, TypeFilter};
+use crate::pipeline::{Pipeline, PipelineStats, Sink};
+use crate::stats::{print_stats, RunTotals};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// An error that is the user's input (a bad file, a bad option): exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct InputError(#[from] pub anyhow::Error);
+
+pub fn run(cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Replay {
+            pcaps,
+            common,
+            read_mode,
+        } => {
+            let sink = eve_sink(common.eve.as_deref(), common.eve_types.clone(), Style::Json)?;
+            replay(&pcaps, read_mode, &common, sink)
+        }
+        Command::Decode {
+            pcaps,
+            json,
+            flows,
+            engine,
+            read_mode,
+        } => {
+            let mut types = vec!["dicom", "hl7", "sdc", "ieee20601", "tls", "anomaly"];
+            if flows {
+                types.push("flow");
+            }
+            let filter = TypeFilter::parse(&types.join(",")).map_err(anyhow::Error::msg)?;
+            let style = if json { Style::Json } else { Style::Text };
+            let sink = eve_sink(Some(Path::new("-")), filter, style)?;
+            let common = Common {
+                eve: None,
+                eve_types: TypeFilter::parse("all").map_err(anyhow::Error::msg)?,
+                stats: false,
+                engine,
+            };
+            replay(&pcaps, read_mode, &common, sink)
+        }
+        Command::Live {
+            iface,
+            common,
+            bpf,
+            snaplen,
+            promisc,
+            buffer_size,
+        } => {
+            let sink = eve_sink(common.eve.as_deref(), common.eve_types.clone(), Style::Json)?;
+            let opts = LiveOptions {
+                iface,
+                bpf,
+                snaplen,
+                promisc,
+                buffer_size,
+            };
+            live(&opts, &common, sink)
+        }
+    }
+}
+
+fn eve_sink(
+    path: Option<&Path>,
+    filter: TypeFilter,
+    style: Style,
+) -> anyhow::Result<Box<dyn Sink>> {
+    let out: Box<dyn Write + Send> = match path {
+        None => Box::new(std::io::sink()),
+        Some(p) if p == Path::new("-") => Box::new(std::io::stdout()),
+        Some(p) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| InputError(anyhow::anyhow!("--eve {}: {e}", p.display())))?,
+        ),
+    };
+    Ok(Box::new(EveSink::new(out, filter, style)))
+}
+
+fn replay(
+    pcaps: &[PathBuf],
+    mode: ReadMode,
+    common: &Common,
+    sink: Box<dyn Sink>,
+) -> anyhow::Result<()> {
+    // Open every file first: a missing or unrecognised file fails before any work is done.
+    let mut readers = Vec::with_capacity(pcaps.len());
+    for p in pcaps {
+        readers.push(FileReader::open(p, mode).map_err(input_error)?);
+    }
+    let started = Instant::now();
+    let mut pipeline = Pipeline::start(
+        common.engine.threads(),
+        &common.engine.config(),
+        sink,
+        false,
+    );
+    let mut totals = RunTotals {
+        threads: common.engine.threads(),
+        ..RunTotals::default()
+    };
+    let mut failure = None;
+    for mut r in readers {
+        totals.files += 1;
+        totals.file_bytes += r.file_len();
+        loop {
+            match r.next_chunk() {
+                Ok(Some(chunk)) => pipeline.push(chunk),
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if failure.is_some() {
+            break;
+        }
+        if let Some((offset, need, left)) = r.truncated() {
+            eprintln!(
+                "iomt-sensor: warning: {}: capture cut mid-record at offset {offset} ({left} of {need} bytes present); processed up to the cut",
+                r.path().display()
+            );
+        }
+    }
+    let stats = pipeline.finish()?;
+    if common.stats {
+        print_stats(&stats, &totals, started.elapsed(), None);
+    }
+    match failure {
+        Some(e) => Err(input_error(e)),
+        None => Ok(()),
+    }
+}
+
+fn input_error(e: CaptureError) -> anyhow::Error {
+    InputError(anyhow::Error::new(e)).into()
+}
+
+fn live(opts: &LiveOptions, common: &Common, sink: Box<dyn Sink>) -> anyhow::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    let mut source = LiveSource::open(opts)?;
+    let started = Instant::now();
+    let threads = common.engine.threads();
+    let mut pipeline = Pipeline::start(threads, &common.engine.config(), sink, true);
+    let result = loop {
+        match source.next_chunk(&stop) {
+            Ok(Some(chunk)) => pipeline.push(chunk),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    let counters: PcapCounters = source.counters();
+    let stats: PipelineStats = pipeline.finish()?;
+    if common.stats {
+        let totals = RunTotals {
+            threads,
+            ..RunTotals::default()
+        };
+        print_stats(&stats, &totals, started.elapsed(), Some(counters));
+    }
+    result
+}
