@@ -205,8 +205,9 @@ def rec_malformed(out, work):
         start_orthanc(lab, "orthanc", work, {})
         L.wait_listen(lab, "pacs", 104)
         lab.record(os.path.join(out, "dicom", "malformed.pcap"))
-        r = lab.run("fuzz", [PY, os.path.join(HERE, "malformed_dicom.py"), pacs, "104", "PACS",
-                             orth, "4242", "ORTHANC", sets[0][0]], timeout=180)
+        r = lab.run("fuzz", [PY, os.path.join(HERE, "malformed_dicom.py"),
+                             os.path.join(out, "dicom", "dcmtk-store.pcap"), pacs, "104", "PACS",
+                             orth, "4242", "ORTHANC"], timeout=180)
         sys.stderr.write(r.stdout[-4000:] + r.stderr[-3000:])
         lab.end_record()
 
