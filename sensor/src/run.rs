@@ -155,6 +155,7 @@ fn live(opts: &LiveOptions, common: &Common, sink: Box<dyn Sink>) -> anyhow::Res
         signal_hook::flag::register(sig, stop.clone())?;
     }
     let mut source = LiveSource::open(opts)?;
+    eprintln!("iomt-sensor: capturing on {}", opts.iface);
     let started = Instant::now();
     let threads = common.engine.threads();
     let mut pipeline = Pipeline::start(threads, &common.engine.config(), sink, true);
