@@ -553,7 +553,7 @@ mod tests {
         t.expire(Ts(2 + 31_000_000_000), &mut ended);
         assert_eq!(ended.len(), 1);
         assert_eq!(t.len(), 1);
-        t.expire(Ts(1 + 3601_000_000_000), &mut ended);
+        t.expire(Ts(1 + 3_601_000_000_000), &mut ended);
         assert_eq!(ended.len(), 2);
         assert!(t.is_empty());
         assert_eq!(t.counters.timed_out, 2);

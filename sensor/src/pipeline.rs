@@ -68,9 +68,13 @@ pub struct PipelineStats {
     pub latency_us: Option<Histogram<u64>>,
 }
 
+type WorkerHandle = (Sender<(u64, Work)>, JoinHandle<EngineStats>);
+/// Records delivered and the latency histogram.
+type MergerResult = anyhow::Result<(u64, Histogram<u64>)>;
+
 pub struct Pipeline {
-    workers: Vec<(Sender<(u64, Work)>, JoinHandle<EngineStats>)>,
-    merger: JoinHandle<anyhow::Result<(u64, Histogram<u64>)>>,
+    workers: Vec<WorkerHandle>,
+    merger: JoinHandle<MergerResult>,
     seq: u64,
     clock: Ts,
     live: bool,
@@ -256,7 +260,7 @@ fn merger(
     rx: Receiver<(usize, Done)>,
     mut sink: Box<dyn Sink>,
     live: bool,
-) -> anyhow::Result<(u64, Histogram<u64>)> {
+) -> MergerResult {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
         .map_err(|e| anyhow::anyhow!("histogram: {e}"))?;
     let mut total = 0u64;

@@ -151,10 +151,22 @@ fn input_error(e: CaptureError) -> anyhow::Error {
 
 fn live(opts: &LiveOptions, common: &Common, sink: Box<dyn Sink>) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone())?;
-    }
     let mut source = LiveSource::open(opts)?;
+    // SIGINT/SIGTERM: a thread (not the handler) sets the flag and breaks libpcap out of its wait.
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    let breaker = source.breakloop_handle();
+    let flag = stop.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                breaker.breakloop();
+            }
+        })?;
     eprintln!("iomt-sensor: capturing on {}", opts.iface);
     let started = Instant::now();
     let threads = common.engine.threads();

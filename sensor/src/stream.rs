@@ -85,10 +85,10 @@ impl Reassembler {
     }
 
     /// One segment's payload. Calls `deliver` for everything now in order.
-    pub fn segment<'a>(
+    pub fn segment(
         &mut self,
         seq: u32,
-        payload: &'a [u8],
+        payload: &[u8],
         per_stream_cap: usize,
         budget: &mut Budget,
         mut deliver: impl FnMut(Delivery<'_>),
@@ -306,7 +306,7 @@ mod tests {
         let mut out: Vec<Option<u8>> = Vec::new();
         let mut sink = |d: Delivery<'_>| match d {
             Delivery::Data(b) => out.extend(b.iter().map(|&x| Some(x))),
-            Delivery::Gap(n) => out.extend(std::iter::repeat(None).take(n as usize)),
+            Delivery::Gap(n) => out.extend(std::iter::repeat_n(None, n as usize)),
         };
         for (seq, p) in segs {
             r.segment(*seq, p, cap, &mut budget, &mut sink);

@@ -64,6 +64,11 @@ impl LiveSource {
         })
     }
 
+    /// A handle another thread can use to wake a blocked capture.
+    pub fn breakloop_handle(&mut self) -> pcap::BreakLoop {
+        self.cap.breakloop_handle()
+    }
+
     pub fn counters(&mut self) -> PcapCounters {
         self.cap
             .stats()

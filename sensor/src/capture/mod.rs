@@ -403,10 +403,9 @@ mod tests {
     use super::format::tests::{pcap_file, NgBuilder};
     use super::*;
 
-    fn frames_of(
-        path: &Path,
-        mode: ReadMode,
-    ) -> (Vec<(u64, Vec<u8>)>, Option<(u64, usize, usize)>) {
+    type Frames = Vec<(u64, Vec<u8>)>;
+
+    fn frames_of(path: &Path, mode: ReadMode) -> (Frames, Option<(u64, usize, usize)>) {
         let mut r = FileReader::open(path, mode).unwrap();
         let mut out = Vec::new();
         while let Some(c) = r.next_chunk().unwrap() {
