@@ -338,17 +338,21 @@ impl DicomEvent {
 /// Wire text to a bounded, printable owned string: DICOM padding trimmed, anything outside printable
 /// ASCII replaced by `?`, at most `max` characters.
 fn text(b: &[u8], max: usize) -> String {
-    dimse::trim(b)
-        .iter()
-        .take(max)
-        .map(|&c| {
-            if (0x20..0x7f).contains(&c) {
-                char::from(c)
-            } else {
-                '?'
-            }
-        })
-        .collect()
+    let t = dimse::trim(b);
+    let t = t.get(..max).unwrap_or(t);
+    match std::str::from_utf8(t) {
+        Ok(s) if t.iter().all(|c| (0x20..0x7f).contains(c)) => s.to_owned(),
+        _ => t
+            .iter()
+            .map(|&c| {
+                if (0x20..0x7f).contains(&c) {
+                    char::from(c)
+                } else {
+                    '?'
+                }
+            })
+            .collect(),
+    }
 }
 
 /// Detection by content: a plausible A-ASSOCIATE-RQ (PS3.8 §9.3.2) from the start of the stream, or an
@@ -457,7 +461,7 @@ impl Assoc {
     fn pdata_limit(&self, dir: Direction) -> u32 {
         match *self.pdu_limit.get(dir) {
             0 => PDATA_HARD_CAP,
-            n => n.max(PDATA_HARD_CAP),
+            n => n,
         }
     }
 }
