@@ -9,8 +9,9 @@
 //!   operations window, user identity *type* — never the credential — and extended negotiation counts),
 //!   A-ASSOCIATE-RJ (result, source, reason), A-RELEASE-RQ/RP, A-ABORT (source, reason), and P-DATA-TF.
 //! * P-DATA-TF PDV items (PS3.8 §9.3.5.1) with the message control header of PS3.8 Annex E (command or
-//!   data set fragment, last fragment). The fragments of one message must not be interleaved with another
-//!   message's (Annex E; PS3.7 §8.1): a violation is the anomaly `interleaved_message`.
+//!   data set fragment, last fragment). PS3.8 Annex E.1: no fragment of another message may be sent until
+//!   the current message is complete (`interleaved_message`), one P-DATA-TF carries PDVs of one message
+//!   only (`pdu_spans_messages`), and every fragment has an even length (`odd_fragment_length`).
 //! * The command set (module [`dimse`], group 0000 in Implicit VR Little Endian, PS3.5 §7.1.3) is
 //!   gathered whole across PDVs and PDUs into a buffer capped at [`COMMAND_CAP`] bytes and decoded:
 //!   command name (`C-STORE-RQ` …), message ids, SOP class/instance, priority, move destination, status
@@ -50,7 +51,9 @@
 //! | `bad_message_control_header` | reserved bits of the control header set | go on |
 //! | `pdata_before_associate_ac` | P-DATA with no accepted association (once per association) | go on |
 //! | `unknown_presentation_context` | a PDV on a context not accepted (once per association) | go on |
-//! | `interleaved_message` | a PDV of another context before the current message completed (Annex E) | drop old message |
+//! | `interleaved_message` | a PDV of another context before the current message completed (Annex E.1) | drop old message |
+//! | `pdu_spans_messages` | one P-DATA-TF holding PDVs of two messages (Annex E.1; once per association) | go on |
+//! | `odd_fragment_length` | a PDV fragment of odd length (Annex E.1; once per association) | go on |
 //! | `command_before_dataset_complete`, `dataset_before_command_complete`, `dataset_without_command` | fragments out of order | drop old message |
 //! | `command_set_too_large` | command fragments over [`COMMAND_CAP`] | drop message |
 //! | `command_set_malformed` | an element cut by the end of the command set | drop message |
@@ -440,6 +443,8 @@ struct Assoc {
     pdu_limit: PerDir<u32>,
     pdata_flagged: bool,
     context_flagged: bool,
+    spans_flagged: bool,
+    odd_flagged: bool,
     over_max_flagged: PerDir<bool>,
     outstanding: Vec<Outstanding>,
     outstanding_flagged: bool,
@@ -520,6 +525,8 @@ struct DirState {
     win: CapBuf,
     probation: bool,
     pdu_index: u64,
+    /// The PDU in which this direction's last message completed (Annex E.1 check).
+    completed_in_pdu: u64,
     resync_skipped: u64,
 }
 
@@ -535,6 +542,7 @@ impl Default for DirState {
             win: CapBuf::new(16),
             probation: false,
             pdu_index: 0,
+            completed_in_pdu: 0,
             resync_skipped: 0,
         }
     }
@@ -1215,8 +1223,28 @@ impl DicomParser {
                 format!("PDV on presentation context {pcid}, not accepted"),
             );
         }
+        if frag % 2 == 1 && !sh.assoc.odd_flagged {
+            sh.assoc.odd_flagged = true;
+            sh.anomaly(
+                out,
+                "odd_fragment_length",
+                format!("PDV fragment of {frag} bytes on context {pcid}"),
+            );
+        }
+        if sh.msgs.get(dir).is_none()
+            && d.completed_in_pdu == d.pdu_index
+            && d.pdu_index != 0
+            && !sh.assoc.spans_flagged
+        {
+            sh.assoc.spans_flagged = true;
+            sh.anomaly(
+                out,
+                "pdu_spans_messages",
+                format!("P-DATA-TF carries a PDV of a new message on context {pcid} after one completed"),
+            );
+        }
         let is_cmd = hdr.is_command();
-        // Annex E: one message at a time; its command fragments, then its data set fragments.
+        // Annex E.1: one message at a time; its command fragments, then its data set fragments.
         let problem = match sh.msgs.get(dir) {
             None => None,
             Some(m) if m.orphan && is_cmd => Some(None),
@@ -1332,6 +1360,7 @@ impl DicomParser {
                 sh.complete(dir, m, d.ident.as_slice(), ts, out);
             }
             d.ident.clear();
+            d.completed_in_pdu = d.pdu_index;
             return;
         }
         // The command set is whole.
@@ -1416,6 +1445,7 @@ impl DicomParser {
             if let Some(m) = sh.msgs.get_mut(dir).take() {
                 sh.complete(dir, m, &[], ts, out);
             }
+            d.completed_in_pdu = d.pdu_index;
         }
     }
 

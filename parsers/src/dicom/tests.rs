@@ -446,6 +446,26 @@ fn interleaving_is_an_anomaly() {
 }
 
 #[test]
+fn one_pdu_per_message_and_even_fragments() {
+    // PS3.8 Annex E.1: "The PDVs contained in a P-DATA request primitive shall be related to the same
+    // DICOM message" and "Each fragment of a message shall consist of an even number of bytes".
+    let two = pdata(&[
+        pdv(1, 0x03, &c_store_rsp(1, 0)),
+        pdv(1, 0x03, &c_store_rsp(2, 0)),
+    ]);
+    let k = kinds(&run(&[(TS, rq()), (TC, ac()), (TC, two)]));
+    assert_eq!(
+        k.iter().filter(|k| **k == "pdu_spans_messages").count(),
+        1,
+        "{k:?}"
+    );
+    assert_eq!(k.iter().filter(|k| **k == "command").count(), 2, "{k:?}");
+    let odd = pdata(&[pdv(1, 0x03, &c_store_rq(1, CT)), pdv(1, 0x02, &[0; 7])]);
+    let k = kinds(&run(&[(TS, rq()), (TC, ac()), (TS, odd)]));
+    assert!(k.contains(&"odd_fragment_length"), "{k:?}");
+}
+
+#[test]
 fn pdata_before_association_and_unknown_context() {
     let segs = vec![(TS, pdata(&[pdv(1, 0x03, &c_store_rsp(1, 0))]))];
     let evs = run(&segs);
