@@ -440,7 +440,7 @@ mod tests {
     fn oversized_block_is_skipped_and_stream_resyncs() {
         let mut big = vec![SB];
         big.extend_from_slice(M1);
-        big.extend(std::iter::repeat(b'x').take(3 << 20));
+        big.extend(std::iter::repeat_n(b'x', 3 << 20));
         big.extend_from_slice(&[EB, CR]);
         let data = [big, framed(M2)].concat();
         let mut d = DirStream::new(1 << 20);
@@ -455,7 +455,7 @@ mod tests {
         // A megabyte without any end block at all.
         let mut big = vec![SB];
         big.extend_from_slice(M1);
-        big.extend(std::iter::repeat(b'y').take(3 << 20));
+        big.extend(std::iter::repeat_n(b'y', 3 << 20));
         let r = run(&big, 1 << 20);
         assert_eq!(r.kinds, ["message_too_large"]);
         assert!(r.msgs.is_empty());

@@ -71,10 +71,28 @@ pub const MAX_UNACKED_LISTED: usize = 16;
 /// Anomalies per flow before the parser gives up on it.
 pub const MAX_ANOMALIES: u32 = 256;
 
-/// The EVE `hl7` object (ARCHITECTURE.md, "Protocol events"). `None`, empty and `false` fields are
-/// left out of the JSON.
+/// The EVE `hl7` object (ARCHITECTURE.md, "Protocol events"): the fields of [`Hl7Fields`], boxed so
+/// that [`AppEvent`] stays small (read them through `Deref`: `ev.message_type`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Hl7Event {
+#[serde(transparent)]
+pub struct Hl7Event(pub Box<Hl7Fields>);
+
+impl std::ops::Deref for Hl7Event {
+    type Target = Hl7Fields;
+    fn deref(&self) -> &Hl7Fields {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Hl7Event {
+    fn deref_mut(&mut self) -> &mut Hl7Fields {
+        &mut self.0
+    }
+}
+
+/// The fields of the EVE `hl7` object. `None`, empty and `false` fields are left out of the JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Hl7Fields {
     /// `message`, `ack` (a response: it has an MSA segment) or `summary` (at flow end).
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -458,7 +476,7 @@ fn event(info: MsgInfo, framing: Framing, bytes: u64, dir: Direction) -> Hl7Even
     };
     let is_ack = info.msa.is_some();
     let (ack_code, acked_control_id) = info.msa.unwrap_or((None, None));
-    Hl7Event {
+    Hl7Event(Box::new(Hl7Fields {
         kind: if is_ack { "ack" } else { "message" },
         direction: Some(dir),
         framing: Some(framing.name()),
@@ -490,8 +508,8 @@ fn event(info: MsgInfo, framing: Framing, bytes: u64, dir: Direction) -> Hl7Even
         obx_count: info.obx_count,
         observations: info.observations,
         observations_truncated: info.observations_truncated,
-        ..Hl7Event::default()
-    }
+        ..Hl7Fields::default()
+    }))
 }
 
 impl StreamParser for Hl7Parser {
@@ -555,10 +573,523 @@ impl StreamParser for Hl7Parser {
             }
         }
         self.stats.any = false;
-        out.push(AppEvent::Hl7(Hl7Event {
+        out.push(AppEvent::Hl7(Hl7Event(Box::new(Hl7Fields {
             kind: "summary",
             summary: Some(sum),
-            ..Hl7Event::default()
-        }));
+            ..Hl7Fields::default()
+        }))));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Direction::{ToClient, ToServer};
+    use proptest::prelude::*;
+
+    fn framed(m: &[u8]) -> Vec<u8> {
+        [&[SB], m, &[0x1C, 0x0D]].concat()
+    }
+
+    // The ADT^A01 example of HL7 v2.5 chapter 2 (message construction example: "GOOD HEALTH HOSPITAL",
+    // control id MSG00001, patient EVERYMAN^ADAM; all values are the standard's own synthetic ones), and
+    // an original-mode accept acknowledgment of it as in chapter 2 §2.9.2 / §2.14.8 (MSA-1 AA, MSA-2 the
+    // acknowledged MSH-10).
+    const ADT_A01: &[u8] = b"MSH|^~\\&|ADT1|GOOD HEALTH HOSPITAL|GHH LAB, INC.|GOOD HEALTH HOSPITAL|198808181126|SECURITY|ADT^A01^ADT_A01|MSG00001|P|2.5\r\
+EVN|A01|200708181123||\r\
+PID|1||PATID1234^^^GOOD HEALTH HOSPITAL^MR~123456789^^^USSSA^SS||EVERYMAN^ADAM^A^III||19610615|M||C|2222 HOME STREET^^GREENSBORO^NC^27401-1020|GL|(555) 555-2004|(555)555-2004||S||PATID12345001^2^M10^ADT1^AN^A|444333333|987654^NC|\r\
+NK1|1|NUCLEAR^NELDA^W|SPO^SPOUSE||||NK^NEXT OF KIN\r\
+PV1|1|I|2000^2012^01||||004777^ATTEND^AARON^A|||SUR||||ADM|A0|\r";
+    const ACK_A01: &[u8] = b"MSH|^~\\&|GHH LAB, INC.|GOOD HEALTH HOSPITAL|ADT1|GOOD HEALTH HOSPITAL|198808181127||ACK^A01^ACK|ACK00001|P|2.5\rMSA|AA|MSG00001\r";
+
+    // A device result (IHE PCD-01 style ORU^R01 with MDC codes) and a negative ACK with ERR.
+    const ORU: &[u8] = b"MSH|^~\\&|PAT_MON^ACDE48234567ABCD^EUI-64|ICU|DOC|HOSP|20240315101500+0100||ORU^R01^ORU_R01|PCD0001|P|2.6|||NE|AL||UNICODE UTF-8|||IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO\r\
+PID|||PT-990011^^^HOSP^MR||ZZTESTLAST^ZZTESTFIRST||19450704|F\r\
+PV1||I|ICU^BED7\r\
+OBR|1|||182777000^monitoring of patient^SCT|||20240315101500\r\
+OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|97|262688^MDC_DIM_PERCENT^MDC|||||R|||20240315101500\r\
+OBX|2|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.2|71|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R\r\
+NTE|1||Patient ZZTESTFIRST complains \\T\\ note \\X0D0A\\\r";
+    const NAK_ORU: &[u8] = b"MSH|^~\\&|DOC|HOSP|PAT_MON|ICU|20240315101501||ACK^R01^ACK|DOC0001|P|2.6\rMSA|AE|PCD0001\rERR||OBX^1|207^Application internal error^HL70357|E\r";
+
+    type Conv = Vec<(Direction, Vec<u8>, Ts)>;
+
+    fn conversation() -> Conv {
+        vec![
+            (ToServer, framed(ADT_A01), Ts(1_000_000)),
+            (ToClient, framed(ACK_A01), Ts(3_500_000)),
+            (
+                ToServer,
+                [framed(ORU), b"\x00junk".to_vec(), framed(b"PID|1")].concat(),
+                Ts(4_000_000),
+            ),
+            (ToClient, framed(NAK_ORU), Ts(9_000_000)),
+            (
+                ToServer,
+                [
+                    framed(&ADT_A01.replace_all(b"MSG00001", b"MSG00002")),
+                    framed(b"MSH|^~\\&|X|Y|Z|W|2024||ADT^A08|MSG00003|P|2.5\nEVN|A08\n"),
+                ]
+                .concat(),
+                Ts(10_000_000),
+            ),
+            (
+                ToClient,
+                framed(b"MSH|^~\\&|A|B|C|D|2024||ACK|Q1|P|2.5\rMSA|AA|NEVERSENT\r"),
+                Ts(11_000_000),
+            ),
+        ]
+    }
+
+    trait ReplaceAll {
+        fn replace_all(&self, from: &[u8], to: &[u8]) -> Vec<u8>;
+    }
+    impl ReplaceAll for [u8] {
+        fn replace_all(&self, from: &[u8], to: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < self.len() {
+                if self[i..].starts_with(from) {
+                    out.extend_from_slice(to);
+                    i += from.len();
+                } else {
+                    out.push(self[i]);
+                    i += 1;
+                }
+            }
+            out
+        }
+    }
+
+    /// Feeds a conversation, each chunk cut by `cuts(chunk index, len)` into pieces.
+    fn run_with(conv: &Conv, mut cuts: impl FnMut(usize, usize) -> Vec<usize>) -> Vec<AppEvent> {
+        let mut p = Hl7Parser::new();
+        let mut out = Vec::new();
+        for (i, (dir, data, ts)) in conv.iter().enumerate() {
+            let mut at = 0;
+            let mut points = cuts(i, data.len());
+            points.push(data.len());
+            for c in points {
+                let c = c.clamp(at, data.len());
+                let _ = p.feed(*dir, &data[at..c], *ts, &mut out);
+                at = c;
+            }
+        }
+        p.end(Ts(20_000_000), &mut out);
+        out
+    }
+
+    fn run(conv: &Conv) -> Vec<AppEvent> {
+        run_with(conv, |_, _| vec![])
+    }
+
+    fn hl7(e: &AppEvent) -> &Hl7Fields {
+        match e {
+            AppEvent::Hl7(h) => &h.0,
+            other => panic!("not hl7: {other:?}"),
+        }
+    }
+
+    fn kinds(ev: &[AppEvent]) -> Vec<&'static str> {
+        ev.iter()
+            .filter_map(|e| match e {
+                AppEvent::Anomaly(a) => Some(a.kind),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chapter2_adt_a01_and_its_ack() {
+        let conv: Conv = vec![
+            (ToServer, framed(ADT_A01), Ts(1_000_000)),
+            (ToClient, framed(ACK_A01), Ts(3_500_000)),
+        ];
+        let ev = run(&conv);
+        assert_eq!(ev.len(), 3, "{ev:#?}");
+        let m = hl7(&ev[0]);
+        assert_eq!(m.kind, "message");
+        assert_eq!(m.framing, Some("mllp"));
+        assert_eq!(m.message_type.as_deref(), Some("ADT^A01"));
+        assert_eq!(m.message_structure.as_deref(), Some("ADT_A01"));
+        assert_eq!(m.control_id.as_deref(), Some("MSG00001"));
+        assert_eq!(m.version.as_deref(), Some("2.5"));
+        assert_eq!(m.processing_id.as_deref(), Some("P"));
+        assert_eq!(m.message_datetime.as_deref(), Some("198808181126"));
+        assert_eq!(m.sending_application.as_deref(), Some("ADT1"));
+        assert_eq!(m.sending_facility.as_deref(), Some("GOOD HEALTH HOSPITAL"));
+        assert_eq!(m.receiving_application.as_deref(), Some("GHH LAB, INC."));
+        assert_eq!(m.bytes, ADT_A01.len() as u64);
+        let segs: Vec<&str> = m.segments.iter().map(SegId::as_str).collect();
+        assert_eq!(segs, ["MSH", "EVN", "PID", "NK1", "PV1"]);
+        let phi: Vec<&str> = m.phi_segments.iter().map(SegId::as_str).collect();
+        assert_eq!(phi, ["PID", "NK1", "PV1"]);
+        let a = hl7(&ev[1]);
+        assert_eq!(a.kind, "ack");
+        assert_eq!(a.direction, Some(ToClient));
+        assert_eq!(a.ack_code.as_deref(), Some("AA"));
+        assert_eq!(a.acked_control_id.as_deref(), Some("MSG00001"));
+        assert_eq!(a.paired, Some(true));
+        assert_eq!(a.acked_message_type.as_deref(), Some("ADT^A01"));
+        assert_eq!(a.ack_latency_us, Some(2_500));
+        let s = hl7(&ev[2]).summary.as_ref().unwrap();
+        assert_eq!(
+            (s.to_server.messages, s.to_server.acked, s.to_server.unacked),
+            (1, 1, 0)
+        );
+        assert_eq!((s.to_client.acks, s.to_client.unsolicited_acks), (1, 0));
+        // The EVE field names of the contract.
+        let j = serde_json::to_value(&ev[1]).unwrap();
+        for k in [
+            "type",
+            "message_type",
+            "control_id",
+            "version",
+            "sending_application",
+            "sending_facility",
+            "receiving_application",
+            "receiving_facility",
+            "segments",
+            "ack_code",
+            "acked_control_id",
+            "framing",
+        ] {
+            assert!(j.get(k).is_some(), "{k} missing in {j}");
+        }
+        let j = serde_json::to_value(&ev[0]).unwrap();
+        assert_eq!(j["phi_segments"], serde_json::json!(["PID", "NK1", "PV1"]));
+        assert_eq!(j["segment_counts"]["PID"], 1);
+        assert!(j.get("ack_code").is_none());
+    }
+
+    #[test]
+    fn conversation_pairs_naks_and_summarises() {
+        let ev = run(&conversation());
+        assert_eq!(
+            kinds(&ev),
+            [
+                "garbage_between_frames",
+                "missing_msh",
+                "non_cr_segment_terminator"
+            ]
+        );
+        let h: Vec<&Hl7Fields> = ev
+            .iter()
+            .filter_map(|e| match e {
+                AppEvent::Hl7(h) => Some(&*h.0),
+                _ => None,
+            })
+            .collect();
+        let types: Vec<(&str, Option<&str>)> = h
+            .iter()
+            .map(|e| (e.kind, e.message_type.as_deref()))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                ("message", Some("ADT^A01")),
+                ("ack", Some("ACK^A01")),
+                ("message", Some("ORU^R01")),
+                ("ack", Some("ACK^R01")),
+                ("message", Some("ADT^A01")),
+                ("message", Some("ADT^A08")),
+                ("ack", Some("ACK")),
+                ("summary", None),
+            ]
+        );
+        let oru = h[2];
+        assert_eq!(oru.obx_count, 2);
+        assert_eq!(oru.observations[0].code, "150456");
+        assert_eq!(oru.observations[0].coding_system.as_deref(), Some("MDC"));
+        assert_eq!(oru.observations[0].status.as_deref(), Some("R"));
+        assert_eq!(
+            oru.sending_application.as_deref(),
+            Some("PAT_MON^ACDE48234567ABCD^EUI-64")
+        );
+        let nak = h[3];
+        assert_eq!(nak.ack_code.as_deref(), Some("AE"));
+        assert!(nak.err_present);
+        assert_eq!(nak.err_code.as_deref(), Some("207"));
+        assert_eq!(nak.ack_latency_us, Some(5_000));
+        assert_eq!(h[5].segment_terminator, Some("lf"));
+        assert_eq!(h[6].paired, Some(false));
+        let s = h[7].summary.as_ref().unwrap();
+        assert_eq!(
+            s.to_server,
+            DirSummary {
+                messages: 4,
+                acks: 0,
+                malformed: 1,
+                bytes: s.to_server.bytes,
+                acked: 2,
+                negative_acks: 1,
+                unacked: 2,
+                unacked_control_ids: vec!["MSG00002".into(), "MSG00003".into()],
+                unsolicited_acks: 0,
+            }
+        );
+        assert_eq!((s.to_client.acks, s.to_client.unsolicited_acks), (3, 1));
+    }
+
+    fn json(ev: &[AppEvent]) -> Vec<String> {
+        ev.iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn every_split_gives_the_same_events() {
+        let conv = conversation();
+        let whole = json(&run(&conv));
+        for (i, (_, data, _)) in conv.iter().enumerate() {
+            for cut in 0..=data.len() {
+                let got = json(&run_with(
+                    &conv,
+                    |j, _| if j == i { vec![cut] } else { vec![] },
+                ));
+                assert_eq!(got, whole, "chunk {i} cut at {cut}");
+            }
+        }
+        let bytewise = json(&run_with(&conv, |_, len| (1..len).collect()));
+        assert_eq!(bytewise, whole);
+    }
+
+    #[test]
+    fn unframed_conversation() {
+        let conv: Conv = vec![
+            (ToServer, ADT_A01.to_vec(), Ts(1_000_000)),
+            (ToClient, ACK_A01.to_vec(), Ts(2_000_000)),
+            (ToServer, ORU.to_vec(), Ts(3_000_000)),
+            (ToClient, NAK_ORU.to_vec(), Ts(4_000_000)),
+        ];
+        let ev = run(&conv);
+        assert!(kinds(&ev).is_empty(), "{:?}", kinds(&ev));
+        let h: Vec<&Hl7Fields> = ev.iter().map(hl7).collect();
+        assert_eq!(h.len(), 5);
+        assert!(h[..4].iter().all(|e| e.framing == Some("none")));
+        assert_eq!(h[1].paired, Some(true));
+        assert_eq!(h[1].ack_latency_us, Some(1_000));
+        assert_eq!(h[3].paired, Some(true));
+        assert_eq!(h[3].ack_code.as_deref(), Some("AE"));
+        let bytewise = json(&run_with(&conv, |_, len| (1..len).collect()));
+        assert_eq!(bytewise, json(&ev));
+        // Two unframed messages back to back in one direction.
+        let ev = run(&vec![(ToServer, [ADT_A01, ORU].concat(), Ts(0))]);
+        let h: Vec<&Hl7Fields> = ev.iter().map(hl7).collect();
+        assert_eq!(h.len(), 3);
+        assert_eq!(h[0].bytes, ADT_A01.len() as u64);
+        assert_eq!(h[1].message_type.as_deref(), Some("ORU^R01"));
+    }
+
+    #[test]
+    fn duplicate_control_id_and_pending_overflow() {
+        let mut conv: Conv = vec![(ToServer, [framed(ADT_A01), framed(ADT_A01)].concat(), Ts(0))];
+        let ev = run(&conv);
+        assert!(hl7(&ev[1]).duplicate_control_id);
+        assert_eq!(hl7(&ev[2]).summary.as_ref().unwrap().to_server.unacked, 1);
+        conv.clear();
+        let mut data = Vec::new();
+        for i in 0..300 {
+            data.extend(framed(
+                format!("MSH|^~\\&|A|B|C|D|2024||ORU^R01|C{i}|P|2.5\r").as_bytes(),
+            ));
+        }
+        conv.push((ToServer, data, Ts(0)));
+        let ev = run(&conv);
+        assert_eq!(kinds(&ev), ["pending_overflow"]);
+        let s = hl7(ev.last().unwrap()).summary.clone().unwrap();
+        assert_eq!(s.to_server.unacked, 300);
+        assert_eq!(s.to_server.unacked_control_ids.len(), MAX_UNACKED_LISTED);
+        assert_eq!(s.to_server.unacked_control_ids[0], "C44");
+    }
+
+    #[test]
+    fn anomaly_flood_stops_the_parser() {
+        let mut p = Hl7Parser::new();
+        let mut out = Vec::new();
+        let junk: Vec<u8> = (0..10_000).flat_map(|_| [SB, b'X', 0x1C, 0x0D]).collect();
+        assert_eq!(p.feed(ToServer, &junk, Ts(0), &mut out), Progress::Done);
+        let n = kinds(&out).len();
+        assert_eq!(n, MAX_ANOMALIES as usize + 1);
+        assert_eq!(kinds(&out).last(), Some(&"too_many_anomalies"));
+        assert_eq!(p.feed(ToServer, &junk, Ts(0), &mut out), Progress::Done);
+        assert_eq!(kinds(&out).len(), n);
+    }
+
+    #[test]
+    fn megabytes_without_end_block() {
+        let mut p = Hl7Parser::new();
+        let mut out = Vec::new();
+        let mut data = vec![SB];
+        data.extend_from_slice(ADT_A01);
+        data.extend(std::iter::repeat_n(b'A', 4 << 20));
+        for c in data.chunks(65536) {
+            assert_eq!(p.feed(ToServer, c, Ts(0), &mut out), Progress::Continue);
+        }
+        let _ = p.feed(ToServer, &framed(ORU), Ts(0), &mut out);
+        p.end(Ts(0), &mut out);
+        assert_eq!(kinds(&out), ["message_too_large"]);
+        assert_eq!(hl7(&out[1]).message_type.as_deref(), Some("ORU^R01"));
+    }
+
+    #[test]
+    fn gap_inside_a_message() {
+        let mut p = Hl7Parser::new();
+        let mut out = Vec::new();
+        let a = framed(ADT_A01);
+        let _ = p.feed(ToServer, &a[..50], Ts(0), &mut out);
+        assert_eq!(p.gap(ToServer, 100, Ts(0), &mut out), Progress::Continue);
+        let _ = p.feed(ToServer, &a[150..], Ts(0), &mut out);
+        let _ = p.feed(ToServer, &framed(ORU), Ts(0), &mut out);
+        p.end(Ts(0), &mut out);
+        assert_eq!(kinds(&out), ["gap_in_message"]);
+        assert_eq!(hl7(&out[1]).control_id.as_deref(), Some("PCD0001"));
+        assert_eq!(
+            hl7(&out[2]).summary.as_ref().unwrap().to_server.malformed,
+            1
+        );
+    }
+
+    #[test]
+    fn probes() {
+        let d = ToServer;
+        assert_eq!(probe(d, b""), Probe::NeedMore);
+        assert_eq!(probe(d, b"\x0b"), Probe::NeedMore);
+        assert_eq!(probe(d, b"\x0bMS"), Probe::NeedMore);
+        assert_eq!(probe(d, b"\x0bMSH|^~"), Probe::NeedMore);
+        assert_eq!(probe(d, b"\x0bMSH|^~\\&|APP"), Probe::Yes);
+        assert_eq!(probe(d, b"MSH|^~\\&|APP"), Probe::Yes);
+        assert_eq!(probe(d, b"MSH|^~\\&#|APP"), Probe::Yes);
+        assert_eq!(probe(d, b"MSH#$%*@#APP"), Probe::Yes);
+        assert_eq!(probe(d, b"MSHA^~\\&|"), Probe::No);
+        assert_eq!(probe(d, b"MSH||"), Probe::No);
+        assert_eq!(probe(d, b"MSH|^~\\&abc|"), Probe::No);
+        assert_eq!(probe(d, b"GET / HTTP/1.1\r\n"), Probe::No);
+        assert_eq!(probe(d, b"\x16\x03\x01"), Probe::No);
+        assert_eq!(probe(d, b"\x01\x00\x00\x00"), Probe::No);
+        assert_eq!(
+            crate::detect(d, b"\x0bMSH|^~\\&|X", 40000),
+            crate::Detect::Found(Protocol::Hl7)
+        );
+    }
+
+    // Synthetic patients (invented for this test) in every PHI-bearing place: PID names, ids, birth
+    // dates, addresses, NK1, GT1, IN1, MRG, NTE free text, OBX-5 values, a stray CR inside free text,
+    // a Z-segment, a malformed MSH. None of it may reach an event.
+    const PHI: [&str; 12] = [
+        "QUIXBERRY",
+        "ZELPHINE",
+        "MRN778812",
+        "19330229",
+        "7 ORCHID LANE",
+        "OSWYNNE",
+        "GRUNDLEFOOT",
+        "POLICY55X1",
+        "SSN909-12-3434",
+        "PRIORMRN42",
+        "FELT DIZZY",
+        "4242.5",
+    ];
+
+    fn phi_stream() -> Vec<u8> {
+        let m = b"MSH|^~\\&|LAB|H|EHR|H|20240101||ADT^A01^ADT_A01|PHI1|P|2.5\r\
+EVN|A01\r\
+PID|1||MRN778812^^^H^MR~SSN909-12-3434^^^SSA^SS||QUIXBERRY^ZELPHINE^Q||19330229|F|||7 ORCHID LANE^^TOWN\r\
+PD1|||OSWYNNE CLINIC\r\
+NK1|1|QUIXBERRY^OSWYNNE|SPO\r\
+PV1|1|I|W1^R2^B3||||123^GRUNDLEFOOT^DOC\r\
+MRG|PRIORMRN42\r\
+GT1|1||QUIXBERRY^ZELPHINE\r\
+IN1|1|PLAN|INS|ACME||||||||||||QUIXBERRY^ZELPHINE|SEL|19330229|||||||||||||||||POLICY55X1\r\
+NTE|1||ZELPHINE said she FELT DIZZY\rQUIXBERRY continued on a new line\r\
+OBX|1|NM|8867-4^Heart rate^LN||4242.5|/min|||||F\r\
+ZPI|QUIXBERRY|19330229\r";
+        let mut s = framed(m);
+        s.extend(framed(&m.replace_all(b"MSH|^~\\&", b"MSH|^~\\&QUIXBERRY")));
+        s.extend(framed(&m.replace_all(b"|PHI1|", b"||")));
+        s.extend(m.iter().copied());
+        s
+    }
+
+    #[test]
+    fn no_phi_in_events() {
+        let conv: Conv = vec![(ToServer, phi_stream(), Ts(0))];
+        let ev = run(&conv);
+        let text = json(&ev).join("\n");
+        for p in PHI {
+            assert!(!text.contains(p), "{p} leaked: {text}");
+        }
+        // It did decode: the events say which PHI segments were present.
+        assert!(
+            text.contains(
+                r#""phi_segments":["PID","PD1","NK1","PV1","MRG","GT1","IN1","NTE","OBX"]"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains("8867-4"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_splits_give_identical_events(cuts in proptest::collection::vec(0usize..4000, 0..12)) {
+            let conv = conversation();
+            let whole = json(&run(&conv));
+            let got = json(&run_with(&conv, |_, len| {
+                let mut c: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
+                c.sort_unstable();
+                c
+            }));
+            prop_assert_eq!(got, whole);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..12),
+            gap in any::<bool>(),
+        ) {
+            let mut p = Hl7Parser::new();
+            let mut out = Vec::new();
+            for (d, c) in &chunks {
+                let dir = if *d { ToServer } else { ToClient };
+                let _ = p.feed(dir, c, Ts(0), &mut out);
+                if gap {
+                    let _ = p.gap(dir, 3, Ts(0), &mut out);
+                }
+            }
+            p.end(Ts(0), &mut out);
+            prop_assert!(kinds(&out).len() <= MAX_ANOMALIES as usize + 1);
+        }
+
+        #[test]
+        fn hl7_shaped_bytes_never_panic_and_leak_nothing(
+            parts in proptest::collection::vec(prop_oneof![
+                Just(b"\x0b".to_vec()), Just(b"\x1c\x0d".to_vec()), Just(b"MSH|^~\\&|".to_vec()),
+                Just(b"\r".to_vec()), Just(b"\n".to_vec()), Just(b"|".to_vec()), Just(b"^".to_vec()),
+                Just(b"\rPID|1||QUIXBERRY^ZELPHINE||19330229".to_vec()), Just(b"MSA|AA|".to_vec()),
+                Just(b"\rOBX|1|NM|1^x^MDC||4242.5".to_vec()), Just(b"ACK^A01|C1|P|2.5".to_vec()),
+                proptest::collection::vec(any::<u8>(), 0..8),
+            ], 0..60),
+            step in 1usize..50,
+        ) {
+            // The PHI parts start their own segment (MSH fields are reported as given, so a value
+            // concatenated into MSH would be, legitimately, reported).
+            let mut p = Hl7Parser::new();
+            let mut out = Vec::new();
+            for (i, part) in parts.iter().enumerate() {
+                let dir = if i % 5 == 0 { ToClient } else { ToServer };
+                for c in part.chunks(step) {
+                    let _ = p.feed(dir, c, Ts(i as u64), &mut out);
+                }
+            }
+            p.end(Ts(0), &mut out);
+            for e in &out {
+                if let AppEvent::Hl7(h) = e {
+                    let s = serde_json::to_string(h).unwrap();
+                    prop_assert!(!s.contains("QUIXBERRY") && !s.contains("19330229") && !s.contains("4242.5"), "{}", s);
+                }
+            }
+        }
     }
 }

@@ -930,7 +930,7 @@ NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
         assert!(info.is_some());
         // An MSH far over the cap: the cut field is dropped, the rest parsed.
         let mut m = b"MSH|^~\\&|A|B|C|D|2024||ORU^R01|C4|P|2.5|".to_vec();
-        m.extend(std::iter::repeat(b'x').take(10_000));
+        m.extend(std::iter::repeat_n(b'x', 10_000));
         m.extend_from_slice(b"\rOBX|1\r");
         let (info, kinds) = scan(&m);
         assert_eq!(kinds, ["msh_too_long"]);
@@ -940,7 +940,7 @@ NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
     #[test]
     fn bad_ids_and_field_counts_are_counted_once() {
         let mut m = b"MSH|^~\\&|A|B|C|D|2024||ORU^R01|C5|P|2.5\rjohn smith\rDoe|x\rZZ1|".to_vec();
-        m.extend(std::iter::repeat(b'|').take(5000));
+        m.extend(std::iter::repeat_n(b'|', 5000));
         m.extend_from_slice(b"\rPIDX|1\r");
         let (info, kinds) = scan(&m);
         assert_eq!(kinds, ["bad_segment_id", "too_many_fields"]);
