@@ -10,7 +10,7 @@
 //! A block over the message cap is `message_too_large` and the stream resynchronises on the next SB
 //! (nothing of the oversized message is kept: its bytes are counted, never buffered).
 
-use super::msg::{AnomalySink, MsgInfo, Scan, Scanner};
+use super::msg::{find3, AnomalySink, MsgInfo, Scan, Scanner};
 use crate::Ts;
 
 pub const SB: u8 = 0x0B;
@@ -223,7 +223,7 @@ impl DirStream {
     }
 
     fn in_block(&mut self, data: &[u8], ts: Ts, ev: &mut dyn Events) -> usize {
-        let pos = data.iter().position(|&b| b == EB || b == SB);
+        let pos = find3(data, EB, SB, SB);
         let content = data.get(..pos.unwrap_or(data.len())).unwrap_or_default();
         let room = self.room();
         if content.len() > room {
@@ -256,7 +256,7 @@ impl DirStream {
     }
 
     fn in_raw(&mut self, data: &[u8], ts: Ts, ev: &mut dyn Events) -> usize {
-        let pos = data.iter().position(|&b| b == SB);
+        let pos = find3(data, SB, SB, SB);
         let content = data.get(..pos.unwrap_or(data.len())).unwrap_or_default();
         let room = self.room();
         let part = content.get(..room).unwrap_or(content);

@@ -199,6 +199,16 @@ enum Kind {
 }
 
 impl Kind {
+    /// The highest field number captured in this kind of segment.
+    fn last_field(self) -> u32 {
+        match self {
+            Kind::Msa => 2,
+            Kind::Err => 4,
+            Kind::Obx => 11,
+            Kind::Other => 0,
+        }
+    }
+
     /// The capture slot of field `n` of this segment, if we report it.
     fn slot(self, n: u32) -> Option<usize> {
         match (self, n) {
@@ -392,7 +402,7 @@ impl Scanner {
                 return data.len();
             }
         }
-        let end = rest.iter().position(|&b| b == CR || b == LF);
+        let end = find3(rest, CR, LF, LF);
         let body = rest.get(..end.unwrap_or(rest.len())).unwrap_or_default();
         let took = self.msh.push(body);
         if took < body.len() {
@@ -495,7 +505,31 @@ impl Scanner {
     /// Inside a segment's fields: scan to the next field separator or terminator.
     fn feed_fields(&mut self, data: &[u8], sink: &mut dyn AnomalySink) -> usize {
         let fs = self.delims.field;
-        let pos = data.iter().position(|&b| b == fs || b == CR || b == LF);
+        if self.phase != Phase::Body || self.field_no > self.kind.last_field() {
+            // Nothing more to capture in this segment: jump to its end, counting fields.
+            let pos = find3(data, CR, LF, LF);
+            let upto = pos.unwrap_or(data.len());
+            let seps = data
+                .get(..upto)
+                .unwrap_or_default()
+                .iter()
+                .filter(|&&b| b == fs)
+                .count();
+            if seps > 0 {
+                let n = self
+                    .field_no
+                    .saturating_add(u32::try_from(seps).unwrap_or(u32::MAX));
+                self.start_field(n, sink);
+            }
+            return match pos.and_then(|p| data.get(p)) {
+                None => upto,
+                Some(&t) => {
+                    self.end_segment(t, sink);
+                    upto.saturating_add(1)
+                }
+            };
+        }
+        let pos = find3(data, fs, CR, LF);
         let upto = pos.unwrap_or(data.len());
         if let Some(slot) = self.slot.and_then(|s| self.caps.get_mut(s)) {
             // Over the cap the field is cut; only identifiers are captured, so that is harmless.
@@ -516,13 +550,15 @@ impl Scanner {
     }
 
     fn start_field(&mut self, n: u32, sink: &mut dyn AnomalySink) {
+        let prev = self.field_no;
         self.field_no = n;
         self.slot = if self.phase == Phase::Body {
             self.kind.slot(n)
         } else {
             None
         };
-        if n == MAX_FIELDS.saturating_add(1) && self.phase == Phase::Body && self.once(F_FIELDS) {
+        if prev <= MAX_FIELDS && n > MAX_FIELDS && self.phase == Phase::Body && self.once(F_FIELDS)
+        {
             sink.anomaly(
                 "too_many_fields",
                 format!("a segment has more than {MAX_FIELDS} fields"),
@@ -580,6 +616,9 @@ impl Scanner {
         let info = &mut self.info;
         info.segment_count = info.segment_count.saturating_add(1);
         if info.segments.len() < MAX_SEGMENT_IDS {
+            if info.segments.is_empty() {
+                info.segments.reserve_exact(16);
+            }
             info.segments.push(id);
         } else {
             info.segments_truncated = true;
@@ -587,6 +626,9 @@ impl Scanner {
         if let Some((_, n)) = info.counts.0.iter_mut().find(|(s, _)| *s == id) {
             *n = n.saturating_add(1);
         } else if info.counts.0.len() < MAX_SEGMENT_KINDS {
+            if info.counts.0.is_empty() {
+                info.counts.0.reserve_exact(8);
+            }
             info.counts.0.push((id, 1));
         }
         if PHI_SEGMENTS.contains(&&id.0) && !info.phi.contains(&id) {
@@ -771,6 +813,39 @@ pub fn valid_encoding(enc: &[u8], fs: u8) -> bool {
         })
 }
 
+/// Position of the first byte equal to `a`, `b` or `c`, eight bytes at a time (the classic "has a zero
+/// byte" word trick: the lowest flagged byte of `(x - 0x01..) & !x & 0x80..` is exact).
+pub fn find3(data: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    fn zero(x: u64) -> u64 {
+        x.wrapping_sub(LO) & !x & HI
+    }
+    let (va, vb, vc) = (
+        LO.wrapping_mul(a.into()),
+        LO.wrapping_mul(b.into()),
+        LO.wrapping_mul(c.into()),
+    );
+    let mut chunks = data.chunks_exact(8);
+    let mut base = 0usize;
+    for ch in &mut chunks {
+        let Ok(arr) = <[u8; 8]>::try_from(ch) else {
+            break;
+        };
+        let w = u64::from_le_bytes(arr);
+        let m = zero(w ^ va) | zero(w ^ vb) | zero(w ^ vc);
+        if m != 0 {
+            return Some(base.wrapping_add((m.trailing_zeros() / 8) as usize));
+        }
+        base = base.wrapping_add(8);
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&x| x == a || x == b || x == c)
+        .map(|p| base.wrapping_add(p))
+}
+
 /// The first repetition of a field.
 fn first_rep<'a>(field: &'a [u8], d: &Delims) -> &'a [u8] {
     match d.repetition {
@@ -794,21 +869,22 @@ pub fn text(v: &[u8], d: &Delims) -> Option<String> {
     if v.is_empty() {
         return None;
     }
-    let s = v
+    let s: Vec<u8> = v
         .iter()
         .map(|&b| {
             if b == d.component {
-                '^'
+                b'^'
             } else if Some(b) == d.subcomponent {
-                '&'
+                b'&'
             } else if b.is_ascii_graphic() || b == b' ' {
-                char::from(b)
+                b
             } else {
-                '?'
+                b'?'
             }
         })
         .collect();
-    Some(s)
+    // Only ASCII is left, so this cannot fail.
+    String::from_utf8(s).ok()
 }
 
 #[cfg(test)]
@@ -963,6 +1039,21 @@ NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
         assert_eq!(info.observations.len(), MAX_OBSERVATIONS);
         assert!(info.observations_truncated);
         assert_eq!(info.obx_count, 2000);
+    }
+
+    #[test]
+    fn find3_matches_a_plain_search() {
+        let hay: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
+        for start in 0..40 {
+            for (a, b, c) in [(0u8, 0u8, 0u8), (13, 10, 124), (255, 128, 127), (200, 7, 7)] {
+                let h = &hay[start..];
+                let want = h.iter().position(|&x| x == a || x == b || x == c);
+                assert_eq!(find3(h, a, b, c), want, "{start} {a} {b} {c}");
+            }
+        }
+        assert_eq!(find3(b"abcdefghij|", b'|', 0, 0), Some(10));
+        assert_eq!(find3(b"\x01\x01\x01\x01\x01\x01\x01\x00", 0, 0, 0), Some(7));
+        assert_eq!(find3(b"", 1, 2, 3), None);
     }
 
     #[test]
