@@ -1093,3 +1093,197 @@ ZPI|QUIXBERRY|19330229\r";
         }
     }
 }
+
+#[cfg(test)]
+mod corpus {
+    //! Real captures from the corpus (captures/hl7/, recorded by the corpus helper):
+    //! * `python-hl7.pcap`: python-hl7 0.4.5 asyncio MLLP server 172.30.0.13:6661 with persistent
+    //!   connections (monitor, pump, ADT sender), plus unframed HL7 over TCP 172.30.0.54 -> .14:5001;
+    //! * `hl7apy.pcap`: hl7apy 1.3.5 MLLPServer 172.30.0.12:2575, python-hl7 MLLP clients, one message
+    //!   per connection.
+    //!
+    //! `testdata/corpus.bin` holds their TCP payloads per flow and direction, made with
+    //! `python3 testdata/extract.py testdata/corpus.bin python-hl7.pcap hl7apy.pcap` (flows 0-3 are
+    //! python-hl7's tcp.stream 0-3, flows 4-27 hl7apy's tcp.stream 0-23).
+    use super::*;
+    use std::collections::BTreeMap;
+
+    const FIXTURE: &[u8] = include_bytes!("testdata/corpus.bin");
+    const PATIENTS: &str = include_str!("testdata/synthetic_patients.tsv");
+
+    /// Feeds every flow of the fixture to its own parser; returns the events per flow.
+    fn replay(split: usize) -> BTreeMap<u32, Vec<AppEvent>> {
+        let mut data = FIXTURE.strip_prefix(b"HL7FIX1\n".as_slice()).unwrap();
+        let mut parsers: BTreeMap<u32, Hl7Parser> = BTreeMap::new();
+        let mut events: BTreeMap<u32, Vec<AppEvent>> = BTreeMap::new();
+        let mut last = Ts(0);
+        while !data.is_empty() {
+            let flow = u32::from_le_bytes(data[..4].try_into().unwrap());
+            let dir = if data[4] == 0 {
+                Direction::ToServer
+            } else {
+                Direction::ToClient
+            };
+            let ts = Ts(u64::from_le_bytes(data[5..13].try_into().unwrap()));
+            let len = u32::from_le_bytes(data[13..17].try_into().unwrap()) as usize;
+            let payload = &data[17..17 + len];
+            data = &data[17 + len..];
+            last = ts;
+            let p = parsers.entry(flow).or_default();
+            let out = events.entry(flow).or_default();
+            for c in payload.chunks(split) {
+                let _ = p.feed(dir, c, ts, out);
+            }
+        }
+        for (flow, p) in &mut parsers {
+            p.end(last, events.get_mut(flow).unwrap());
+        }
+        events
+    }
+
+    fn hl7_events(ev: &[AppEvent]) -> impl Iterator<Item = &Hl7Fields> {
+        ev.iter().filter_map(|e| match e {
+            AppEvent::Hl7(h) => Some(&*h.0),
+            _ => None,
+        })
+    }
+
+    /// Message types per capture, as tshark 4.0.17's HL7 dissector counts them:
+    /// `tshark -r python-hl7.pcap -d tcp.port==6661,hl7 -d tcp.port==5001,hl7 -Y hl7 -T fields
+    ///  -e tcp.stream -e hl7.message.type -e hl7.event.type` (comma lists split; 54 messages in
+    /// tcp.stream 0/1/2: 10/22/22) and `tshark -r hl7apy.pcap -d tcp.port==2575,hl7 ...` (48 messages,
+    /// 2 per stream in all 24 streams). tshark does not dissect the unframed flow (python-hl7 stream 3,
+    /// port 5001); its payload holds 3 `MSH|` per direction (counted over `tcp.payload`), 3 ORU^R01 and
+    /// their 3 ACKs, which are added below.
+    const PYTHON_HL7: [(&str, u32); 14] = [
+        ("ACK^A01", 2),
+        ("ACK^A03", 1),
+        ("ACK^A04", 1),
+        ("ACK^A08", 4),
+        ("ACK^M02", 1),
+        ("ACK^O01", 2),
+        ("ACK^R01", 16),
+        ("ADT^A01", 2),
+        ("ADT^A03", 1),
+        ("ADT^A04", 1),
+        ("ADT^A08", 4),
+        ("MFN^M02", 1),
+        ("ORM^O01", 2),
+        ("ORU^R01", 16),
+    ];
+    const HL7APY: [(&str, u32); 14] = [
+        ("ACK", 3),
+        ("ACK^A01", 2),
+        ("ACK^A03", 1),
+        ("ACK^A08", 2),
+        ("ACK^M02", 1),
+        ("ACK^O01", 2),
+        ("ACK^R01", 13),
+        ("ADT^A01", 2),
+        ("ADT^A03", 2),
+        ("ADT^A04", 1),
+        ("ADT^A08", 2),
+        ("MFN^M02", 1),
+        ("ORM^O01", 3),
+        ("ORU^R01", 13),
+    ];
+
+    #[test]
+    fn corpus_captures_match_tshark() {
+        let events = replay(usize::MAX);
+        let mut got: [BTreeMap<String, u32>; 2] = Default::default();
+        let mut per_flow = BTreeMap::new();
+        let mut unframed = BTreeMap::new();
+        for (flow, ev) in &events {
+            for a in ev.iter().filter_map(|e| match e {
+                AppEvent::Anomaly(a) => Some(a),
+                _ => None,
+            }) {
+                panic!("flow {flow}: anomaly {a:?} on a real peer's traffic");
+            }
+            for h in hl7_events(ev).filter(|h| h.kind != "summary") {
+                let t = h.message_type.clone().unwrap();
+                if *flow == 3 {
+                    assert_eq!(h.framing, Some("none"));
+                    *unframed.entry(t).or_insert(0) += 1;
+                } else {
+                    assert_eq!(h.framing, Some("mllp"));
+                    *got[usize::from(*flow >= 4)].entry(t).or_insert(0) += 1;
+                }
+                *per_flow.entry(*flow).or_insert(0) += 1;
+            }
+            // Every message was acknowledged, in every flow.
+            let s = hl7_events(ev).find(|h| h.kind == "summary").unwrap();
+            let s = s.summary.as_ref().unwrap();
+            assert_eq!(
+                (s.to_server.unacked, s.to_client.unacked),
+                (0, 0),
+                "flow {flow}"
+            );
+            assert_eq!(s.to_server.acked, s.to_server.messages, "flow {flow}");
+            assert_eq!(s.to_client.unsolicited_acks, 0, "flow {flow}");
+        }
+        let want = |t: &[(&str, u32)]| -> BTreeMap<String, u32> {
+            t.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        };
+        assert_eq!(got[0], want(&PYTHON_HL7));
+        assert_eq!(got[1], want(&HL7APY));
+        assert_eq!(unframed, want(&[("ACK^R01", 3), ("ORU^R01", 3)]));
+        assert_eq!(per_flow.get(&0), Some(&10));
+        assert_eq!(per_flow.get(&1), Some(&22));
+        assert_eq!(per_flow.get(&2), Some(&22));
+        assert!((4..28).all(|f| per_flow.get(&f) == Some(&2)));
+        // The corpus's negative ACKs: MFN^M02 -> AR and ORU without PID -> AE (hl7apy), AE/AR from
+        // python-hl7's server.
+        let naks: Vec<(u32, String)> = events
+            .iter()
+            .flat_map(|(f, ev)| hl7_events(ev).map(move |h| (*f, h)))
+            .filter(|(_, h)| matches!(h.ack_code.as_deref(), Some("AE" | "AR")))
+            .map(|(f, h)| (f, h.ack_code.clone().unwrap()))
+            .collect();
+        assert!(naks.iter().any(|(f, c)| *f >= 4 && c == "AR"), "{naks:?}");
+        assert!(naks.iter().any(|(f, c)| *f >= 4 && c == "AE"), "{naks:?}");
+        assert!(naks.iter().any(|(f, _)| *f < 4), "{naks:?}");
+        // Device results carry MDC observation identifiers.
+        assert!(events.values().flat_map(|ev| hl7_events(ev)).any(|h| h
+            .observations
+            .iter()
+            .any(|o| o.coding_system.as_deref() == Some("MDC"))));
+    }
+
+    #[test]
+    fn corpus_splits_give_identical_events() {
+        let json = |m: BTreeMap<u32, Vec<AppEvent>>| -> Vec<String> {
+            m.values()
+                .flatten()
+                .map(|e| serde_json::to_string(e).unwrap())
+                .collect()
+        };
+        let whole = json(replay(usize::MAX));
+        for split in [1, 2, 3, 7, 16, 100] {
+            assert_eq!(json(replay(split)), whole, "split {split}");
+        }
+    }
+
+    /// None of the corpus's synthetic patient values (captures/phi/synthetic_patients.tsv, copied to
+    /// testdata/) appears in any event, though each is in the replayed bytes.
+    #[test]
+    fn corpus_phi_never_in_events() {
+        let text: String = replay(usize::MAX)
+            .values()
+            .flatten()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect();
+        let mut checked = 0;
+        for line in PATIENTS.lines().skip(1) {
+            let (_, value) = line.split_once('\t').unwrap();
+            assert!(!text.contains(value), "{value} leaked");
+            if FIXTURE.windows(value.len()).any(|w| w == value.as_bytes()) {
+                checked += 1;
+            }
+        }
+        // All but the six ISO-format birth dates occur in the captures.
+        assert_eq!(checked, 36);
+        assert!(text.contains("\"phi_segments\":[\"PID\""));
+    }
+}
