@@ -1195,12 +1195,17 @@ mod corpus {
         let mut per_flow = BTreeMap::new();
         let mut unframed = BTreeMap::new();
         for (flow, ev) in &events {
-            for a in ev.iter().filter_map(|e| match e {
-                AppEvent::Anomaly(a) => Some(a),
-                _ => None,
-            }) {
-                panic!("flow {flow}: anomaly {a:?} on a real peer's traffic");
-            }
+            let anomalies: Vec<&crate::Anomaly> = ev
+                .iter()
+                .filter_map(|e| match e {
+                    AppEvent::Anomaly(a) => Some(a),
+                    _ => None,
+                })
+                .collect();
+            assert!(
+                anomalies.is_empty(),
+                "flow {flow}: {anomalies:?} on a real peer's traffic"
+            );
             for h in hl7_events(ev).filter(|h| h.kind != "summary") {
                 let t = h.message_type.clone().unwrap();
                 if *flow == 3 {
