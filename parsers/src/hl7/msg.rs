@@ -1,0 +1,1070 @@
+//! Streaming scan of one HL7 v2 message (the bytes between the MLLP blocks, or one unframed message).
+//!
+//! HL7 v2.5 chapter 2: §2.5 (message construction rules: segments end with CR, fields are separated by
+//! the field separator, components, repetitions and subcomponents by the encoding characters), §2.5.4
+//! (the delimiters come from MSH-1 and MSH-2), §2.7 (escape sequences such as `\F\`, `\X0D\`: they never
+//! contain a literal delimiter, so the scan does not need to decode them), §2.14.9 (MSH fields),
+//! §2.14.8 (MSA), §2.14.5 (ERR), chapter 7 §7.4.2 (OBX).
+//!
+//! The scanner never holds the message. It keeps:
+//! * the MSH segment, up to [`MSH_CAP`] bytes (longer: `msh_too_long`, the cut field is dropped);
+//! * the current segment id (at most 4 bytes: a longer "id" is invalid);
+//! * for MSA, ERR and OBX only the fields it reports (MSA-1/2, ERR-3/4, OBX-2/3/11), each up to
+//!   [`FIELD_CAP`] bytes; every other field, OBX-5 values and NTE text included, passes by uncopied;
+//! * lists capped at [`MAX_SEGMENT_IDS`] ids, [`MAX_SEGMENT_KINDS`] distinct ids with counts and
+//!   [`MAX_OBSERVATIONS`] distinct observation identifiers.
+
+use crate::wire::CapBuf;
+use serde::{Serialize, Serializer};
+
+/// Most bytes of the MSH segment kept (its fields are short: HD, TS, MSG, ST).
+pub const MSH_CAP: usize = 1024;
+/// Most bytes kept of one captured field (MSA-2, OBX-3, ...) and of each reported string.
+pub const FIELD_CAP: usize = 64;
+/// Most segment ids listed in order in one event (`segments_truncated` beyond).
+pub const MAX_SEGMENT_IDS: usize = 256;
+/// Most distinct segment ids counted in `segment_counts`.
+pub const MAX_SEGMENT_KINDS: usize = 64;
+/// Most distinct observation identifiers (code, system, value type, status) per message.
+pub const MAX_OBSERVATIONS: usize = 32;
+/// A segment with more fields than this is `too_many_fields` (the largest standard segments have ~50).
+pub const MAX_FIELDS: u32 = 512;
+
+const CR: u8 = b'\r';
+const LF: u8 = b'\n';
+
+/// Segments that carry patient-identifying data or free text: never decoded, only named
+/// (`phi_segments`). PID/PD1 patient identification, NK1 next of kin, PV1/PV2 visit (patient location,
+/// attending doctor), MRG prior patient ids, GT1 guarantor, IN1-3 insurance, DG1/DRG diagnosis, AL1
+/// allergies, QPD query parameters (patient ids in queries), NTE free text, OBX (OBX-5 values).
+pub const PHI_SEGMENTS: [&[u8; 3]; 16] = [
+    b"PID", b"PD1", b"NK1", b"PV1", b"PV2", b"MRG", b"GT1", b"IN1", b"IN2", b"IN3", b"DG1", b"DRG",
+    b"AL1", b"QPD", b"NTE", b"OBX",
+];
+
+/// A segment id: three ASCII characters, `[A-Z][A-Z0-9]{2}` (checked before one is made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SegId(pub [u8; 3]);
+
+impl SegId {
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+    fn parse(id: &[u8]) -> Option<SegId> {
+        let [a, b, c] = <[u8; 3]>::try_from(id).ok()?;
+        let ok = a.is_ascii_uppercase()
+            && (b.is_ascii_uppercase() || b.is_ascii_digit())
+            && (c.is_ascii_uppercase() || c.is_ascii_digit());
+        ok.then_some(SegId([a, b, c]))
+    }
+}
+
+impl Serialize for SegId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Segment ids with their counts, serialised as a JSON object `{"OBX": 12, ...}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SegCounts(pub Vec<(SegId, u32)>);
+
+impl Serialize for SegCounts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (id, n) in &self.0 {
+            m.serialize_entry(id.as_str(), n)?;
+        }
+        m.end()
+    }
+}
+
+/// One distinct observation identifier of an ORU: OBX-3 (code and coding system), OBX-2 and OBX-11,
+/// with how many OBX segments carried it. Never the value (OBX-5) nor the text (OBX-3.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Observation {
+    /// OBX-3.1, e.g. `150456` (MDC) or `8867-4` (LOINC).
+    pub code: String,
+    /// OBX-3.3, e.g. `MDC`, `LN`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coding_system: Option<String>,
+    /// OBX-2, e.g. `NM`, `ST`, `ED`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_type: Option<String>,
+    /// OBX-11, e.g. `F`, `R`, `P`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    pub count: u32,
+}
+
+/// The delimiters of a message (HL7 v2.5 §2.5.4).
+#[derive(Debug, Clone, Copy)]
+pub struct Delims {
+    pub field: u8,
+    pub component: u8,
+    pub repetition: Option<u8>,
+    pub subcomponent: Option<u8>,
+}
+
+impl Default for Delims {
+    fn default() -> Self {
+        Delims {
+            field: b'|',
+            component: b'^',
+            repetition: Some(b'~'),
+            subcomponent: Some(b'&'),
+        }
+    }
+}
+
+/// A plausible field separator: printable ASCII, not alphanumeric, not a space.
+pub fn valid_separator(b: u8) -> bool {
+    b.is_ascii_graphic() && !b.is_ascii_alphanumeric()
+}
+
+/// What MSH says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MshFields {
+    pub sending_application: Option<String>,
+    pub sending_facility: Option<String>,
+    pub receiving_application: Option<String>,
+    pub receiving_facility: Option<String>,
+    pub datetime: Option<String>,
+    pub message_code: Option<String>,
+    pub trigger_event: Option<String>,
+    pub message_structure: Option<String>,
+    pub control_id: Option<String>,
+    pub processing_id: Option<String>,
+    pub version: Option<String>,
+}
+
+/// Everything kept about one message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MsgInfo {
+    pub msh: MshFields,
+    pub segments: Vec<SegId>,
+    pub segments_truncated: bool,
+    pub segment_count: u32,
+    pub counts: SegCounts,
+    pub phi: Vec<SegId>,
+    /// MSA-1 and MSA-2 of the first MSA.
+    pub msa: Option<(Option<String>, Option<String>)>,
+    pub err_count: u32,
+    pub err_code: Option<String>,
+    pub err_severity: Option<String>,
+    pub obx_count: u32,
+    pub observations: Vec<Observation>,
+    pub observations_truncated: bool,
+    /// Segments ended by CR, by a lone LF, and LFs right after a CR.
+    pub cr_terms: u32,
+    pub lf_terms: u32,
+    pub crlf_terms: u32,
+}
+
+impl MsgInfo {
+    /// `cr` (the standard), `crlf`, `lf` or `mixed`.
+    pub fn terminator(&self) -> &'static str {
+        match (self.lf_terms, self.crlf_terms) {
+            (0, 0) => "cr",
+            (0, _) => "crlf",
+            (_, 0) if self.cr_terms == 0 => "lf",
+            _ => "mixed",
+        }
+    }
+}
+
+/// Where anomalies go (the flow-level sink counts and caps them).
+pub trait AnomalySink {
+    fn anomaly(&mut self, kind: &'static str, detail: String);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Collecting the MSH segment.
+    Msh,
+    /// Segments after MSH.
+    Body,
+    /// Not a message we can read (bad or missing MSH): segments are still delimited (so an unframed
+    /// stream finds its next MSH) but nothing is recorded and no event comes out.
+    Invalid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Msa,
+    Err,
+    Obx,
+    Other,
+}
+
+impl Kind {
+    /// The highest field number captured in this kind of segment.
+    fn last_field(self) -> u32 {
+        match self {
+            Kind::Msa => 2,
+            Kind::Err => 4,
+            Kind::Obx => 11,
+            Kind::Other => 0,
+        }
+    }
+
+    /// The capture slot of field `n` of this segment, if we report it.
+    fn slot(self, n: u32) -> Option<usize> {
+        match (self, n) {
+            (Kind::Msa, 1) | (Kind::Err, 3) | (Kind::Obx, 2) => Some(0),
+            (Kind::Msa, 2) | (Kind::Err, 4) | (Kind::Obx, 3) => Some(1),
+            (Kind::Obx, 11) => Some(2),
+            _ => None,
+        }
+    }
+}
+
+// Per-message anomaly flags: each kind is reported once per message.
+const F_BAD_ID: u8 = 1;
+const F_FIELDS: u8 = 2;
+const F_MULTI_MSH: u8 = 4;
+
+/// The result of [`Scanner::feed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// All input consumed.
+    All,
+    /// (Unframed streams only.) A new segment `MSH` started: the three id bytes were the last consumed
+    /// and `n` bytes of this input were consumed. The caller ends this message and starts the next.
+    NewMessage(usize),
+}
+
+/// The incremental scanner of one message.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    phase: Phase,
+    delims: Delims,
+    msh: CapBuf,
+    msh_overflow: bool,
+    msh_checked: bool,
+    /// Segment id bytes so far; `id_len` counts up to 4 (4 = too long).
+    id: [u8; 4],
+    id_len: u8,
+    in_fields: bool,
+    kind: Kind,
+    field_no: u32,
+    caps: [CapBuf; 3],
+    slot: Option<usize>,
+    prev_cr: bool,
+    flags: u8,
+    info: MsgInfo,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scanner {
+    pub const fn new() -> Self {
+        Scanner {
+            phase: Phase::Msh,
+            delims: Delims {
+                field: b'|',
+                component: b'^',
+                repetition: Some(b'~'),
+                subcomponent: Some(b'&'),
+            },
+            msh: CapBuf::new(MSH_CAP),
+            msh_overflow: false,
+            msh_checked: false,
+            id: [0; 4],
+            id_len: 0,
+            in_fields: false,
+            kind: Kind::Other,
+            field_no: 0,
+            caps: [
+                CapBuf::new(FIELD_CAP),
+                CapBuf::new(FIELD_CAP),
+                CapBuf::new(FIELD_CAP),
+            ],
+            slot: None,
+            prev_cr: false,
+            flags: 0,
+            info: MsgInfo {
+                msh: MshFields {
+                    sending_application: None,
+                    sending_facility: None,
+                    receiving_application: None,
+                    receiving_facility: None,
+                    datetime: None,
+                    message_code: None,
+                    trigger_event: None,
+                    message_structure: None,
+                    control_id: None,
+                    processing_id: None,
+                    version: None,
+                },
+                segments: Vec::new(),
+                segments_truncated: false,
+                segment_count: 0,
+                counts: SegCounts(Vec::new()),
+                phi: Vec::new(),
+                msa: None,
+                err_count: 0,
+                err_code: None,
+                err_severity: None,
+                obx_count: 0,
+                observations: Vec::new(),
+                observations_truncated: false,
+                cr_terms: 0,
+                lf_terms: 0,
+                crlf_terms: 0,
+            },
+        }
+    }
+
+    /// Ready for the next message (buffers keep their storage).
+    pub fn reset(&mut self) {
+        self.phase = Phase::Msh;
+        self.delims = Delims::default();
+        self.msh.clear();
+        self.msh_overflow = false;
+        self.msh_checked = false;
+        self.id_len = 0;
+        self.in_fields = false;
+        self.kind = Kind::Other;
+        self.field_no = 0;
+        for c in &mut self.caps {
+            c.clear();
+        }
+        self.slot = None;
+        self.prev_cr = false;
+        self.flags = 0;
+        self.info = MsgInfo::default();
+    }
+
+    /// True right after a segment terminator (an unframed message may be complete here).
+    pub fn at_segment_start(&self) -> bool {
+        self.phase != Phase::Msh && !self.in_fields && self.id_len == 0
+    }
+
+    /// True once MSH was read and understood.
+    pub fn has_msh(&self) -> bool {
+        self.phase == Phase::Body
+    }
+
+    /// Scans the next bytes of the message. `unframed`: a segment `MSH` starts the next message.
+    pub fn feed(&mut self, data: &[u8], unframed: bool, sink: &mut dyn AnomalySink) -> Scan {
+        let mut i = 0usize;
+        while let Some(rest) = data.get(i..) {
+            if rest.is_empty() {
+                break;
+            }
+            if self.phase == Phase::Msh {
+                i = i.saturating_add(self.feed_msh(rest, sink));
+                continue;
+            }
+            if self.in_fields {
+                i = i.saturating_add(self.feed_fields(rest, sink));
+                continue;
+            }
+            // Segment id, one byte at a time (ids are 3 bytes).
+            let Some(&b) = rest.first() else { break };
+            if unframed && self.id_len == 3 && self.id.get(..3) == Some(b"MSH".as_slice()) {
+                // The id belongs to the next message.
+                self.id_len = 0;
+                return Scan::NewMessage(i);
+            }
+            i = i.saturating_add(1);
+            if b == CR || b == LF {
+                self.end_segment(b, sink);
+            } else if b == self.delims.field {
+                self.end_id(sink);
+                self.in_fields = true;
+                self.start_field(1, sink);
+            } else if let Some(slot) = self.id.get_mut(usize::from(self.id_len)) {
+                *slot = b;
+                self.id_len = self.id_len.saturating_add(1);
+            }
+        }
+        Scan::All
+    }
+
+    /// MSH phase: collect up to the first CR/LF. Returns bytes consumed.
+    fn feed_msh(&mut self, data: &[u8], sink: &mut dyn AnomalySink) -> usize {
+        let mut rest = data;
+        // Leading CR/LF before MSH are tolerated.
+        if self.msh.is_empty() {
+            let n = rest
+                .iter()
+                .position(|&b| b != CR && b != LF)
+                .unwrap_or(rest.len());
+            rest = rest.get(n..).unwrap_or_default();
+            if rest.is_empty() {
+                return data.len();
+            }
+        }
+        let end = find3(rest, CR, LF, LF);
+        let body = rest.get(..end.unwrap_or(rest.len())).unwrap_or_default();
+        let took = self.msh.push(body);
+        if took < body.len() {
+            self.msh_overflow = true;
+        }
+        if !self.msh_checked && self.msh.len() >= 3 {
+            self.msh_checked = true;
+            let head = self.msh.as_slice().get(..3).unwrap_or_default();
+            if head != b"MSH" {
+                let kind = if head == b"FHS" || head == b"BHS" {
+                    "batch_not_supported"
+                } else {
+                    "missing_msh"
+                };
+                sink.anomaly(kind, "message does not start with an MSH segment".into());
+                // Scan the rest as segments of an unreadable message.
+                self.phase = Phase::Invalid;
+                self.in_fields = true;
+                let used = data
+                    .len()
+                    .saturating_sub(rest.len())
+                    .saturating_add(body.len());
+                return used;
+            }
+        }
+        let used = data
+            .len()
+            .saturating_sub(rest.len())
+            .saturating_add(body.len());
+        match end.and_then(|e| rest.get(e)) {
+            Some(&t) => {
+                self.finish_msh(sink);
+                if self.phase == Phase::Body {
+                    self.count_term(t);
+                }
+                self.prev_cr = t == CR;
+                used.saturating_add(1)
+            }
+            None => used,
+        }
+    }
+
+    fn count_term(&mut self, t: u8) {
+        if t == CR {
+            self.info.cr_terms = self.info.cr_terms.saturating_add(1);
+        } else {
+            self.info.lf_terms = self.info.lf_terms.saturating_add(1);
+        }
+    }
+
+    /// Parses the collected MSH; sets the phase to Body or Invalid.
+    fn finish_msh(&mut self, sink: &mut dyn AnomalySink) {
+        self.phase = Phase::Invalid;
+        self.in_fields = false;
+        self.id_len = 0;
+        let buf = self.msh.as_slice();
+        if buf.len() < 3 {
+            sink.anomaly("truncated_msh", format!("MSH of {} bytes", buf.len()));
+            return;
+        }
+        if !self.msh_checked {
+            self.msh_checked = true;
+            if buf.get(..3) != Some(b"MSH".as_slice()) {
+                sink.anomaly(
+                    "missing_msh",
+                    "message does not start with an MSH segment".into(),
+                );
+                return;
+            }
+        }
+        match parse_msh(buf, self.msh_overflow) {
+            Ok((delims, fields, nonstandard)) => {
+                if self.msh_overflow {
+                    sink.anomaly(
+                        "msh_too_long",
+                        format!("MSH longer than {MSH_CAP} bytes; the cut field is dropped"),
+                    );
+                }
+                if nonstandard {
+                    sink.anomaly(
+                        "nonstandard_encoding_characters",
+                        "MSH-2 is not 4 or 5 encoding characters".into(),
+                    );
+                }
+                if fields.message_code.is_none() {
+                    sink.anomaly("missing_message_type", "MSH-9 is empty".into());
+                }
+                if fields.control_id.is_none() {
+                    sink.anomaly("missing_control_id", "MSH-10 is empty".into());
+                }
+                self.delims = delims;
+                self.info.msh = fields;
+                self.phase = Phase::Body;
+                self.record(SegId(*b"MSH"));
+            }
+            Err((kind, detail)) => sink.anomaly(kind, detail),
+        }
+    }
+
+    /// Inside a segment's fields: scan to the next field separator or terminator.
+    fn feed_fields(&mut self, data: &[u8], sink: &mut dyn AnomalySink) -> usize {
+        let fs = self.delims.field;
+        if self.phase != Phase::Body || self.field_no > self.kind.last_field() {
+            // Nothing more to capture in this segment: jump to its end, counting fields.
+            let pos = find3(data, CR, LF, LF);
+            let upto = pos.unwrap_or(data.len());
+            let seps = data
+                .get(..upto)
+                .unwrap_or_default()
+                .iter()
+                .filter(|&&b| b == fs)
+                .count();
+            if seps > 0 {
+                let n = self
+                    .field_no
+                    .saturating_add(u32::try_from(seps).unwrap_or(u32::MAX));
+                self.start_field(n, sink);
+            }
+            return match pos.and_then(|p| data.get(p)) {
+                None => upto,
+                Some(&t) => {
+                    self.end_segment(t, sink);
+                    upto.saturating_add(1)
+                }
+            };
+        }
+        let pos = find3(data, fs, CR, LF);
+        let upto = pos.unwrap_or(data.len());
+        if let Some(slot) = self.slot.and_then(|s| self.caps.get_mut(s)) {
+            // Over the cap the field is cut; only identifiers are captured, so that is harmless.
+            let _ = slot.push(data.get(..upto).unwrap_or_default());
+        }
+        match pos.and_then(|p| data.get(p)) {
+            None => upto,
+            Some(&b) => {
+                if b == fs {
+                    let n = self.field_no.saturating_add(1);
+                    self.start_field(n, sink);
+                } else {
+                    self.end_segment(b, sink);
+                }
+                upto.saturating_add(1)
+            }
+        }
+    }
+
+    fn start_field(&mut self, n: u32, sink: &mut dyn AnomalySink) {
+        let prev = self.field_no;
+        self.field_no = n;
+        self.slot = if self.phase == Phase::Body {
+            self.kind.slot(n)
+        } else {
+            None
+        };
+        if prev <= MAX_FIELDS && n > MAX_FIELDS && self.phase == Phase::Body && self.once(F_FIELDS)
+        {
+            sink.anomaly(
+                "too_many_fields",
+                format!("a segment has more than {MAX_FIELDS} fields"),
+            );
+        }
+    }
+
+    fn once(&mut self, flag: u8) -> bool {
+        let first = self.flags & flag == 0;
+        self.flags |= flag;
+        first
+    }
+
+    /// The segment id is complete (a field separator follows, or the segment ends).
+    fn end_id(&mut self, sink: &mut dyn AnomalySink) {
+        self.kind = Kind::Other;
+        if self.phase != Phase::Body {
+            return;
+        }
+        let id = self
+            .id
+            .get(..usize::from(self.id_len))
+            .and_then(SegId::parse);
+        match id {
+            Some(id) => {
+                self.kind = match &id.0 {
+                    b"MSA" => Kind::Msa,
+                    b"ERR" => Kind::Err,
+                    b"OBX" => Kind::Obx,
+                    _ => Kind::Other,
+                };
+                if &id.0 == b"MSH" && self.once(F_MULTI_MSH) {
+                    sink.anomaly(
+                        "multiple_msh_in_frame",
+                        "a second MSH segment inside one MLLP block".into(),
+                    );
+                }
+                self.record(id);
+            }
+            None => {
+                if self.once(F_BAD_ID) {
+                    sink.anomaly(
+                        "bad_segment_id",
+                        format!(
+                            "segment id of {} bytes is not [A-Z][A-Z0-9]{{2}}",
+                            self.id_len
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, id: SegId) {
+        let info = &mut self.info;
+        info.segment_count = info.segment_count.saturating_add(1);
+        if info.segments.len() < MAX_SEGMENT_IDS {
+            if info.segments.is_empty() {
+                info.segments.reserve_exact(16);
+            }
+            info.segments.push(id);
+        } else {
+            info.segments_truncated = true;
+        }
+        if let Some((_, n)) = info.counts.0.iter_mut().find(|(s, _)| *s == id) {
+            *n = n.saturating_add(1);
+        } else if info.counts.0.len() < MAX_SEGMENT_KINDS {
+            if info.counts.0.is_empty() {
+                info.counts.0.reserve_exact(8);
+            }
+            info.counts.0.push((id, 1));
+        }
+        if PHI_SEGMENTS.contains(&&id.0) && !info.phi.contains(&id) {
+            info.phi.push(id);
+        }
+    }
+
+    fn end_segment(&mut self, term: u8, sink: &mut dyn AnomalySink) {
+        if !self.in_fields && self.id_len == 0 {
+            // Empty segment: the LF of a CRLF, or blank lines.
+            if term == LF {
+                if self.prev_cr {
+                    self.info.crlf_terms = self.info.crlf_terms.saturating_add(1);
+                } else if self.phase == Phase::Body {
+                    self.info.lf_terms = self.info.lf_terms.saturating_add(1);
+                }
+            }
+            self.prev_cr = term == CR;
+            return;
+        }
+        self.close_segment(sink);
+        if self.phase == Phase::Body {
+            self.count_term(term);
+        }
+        self.prev_cr = term == CR;
+    }
+
+    /// Ends the current (non-empty) segment: reads its captured fields.
+    fn close_segment(&mut self, sink: &mut dyn AnomalySink) {
+        if !self.in_fields {
+            self.end_id(sink);
+        }
+        if self.phase == Phase::Body {
+            self.take_captures();
+        }
+        self.in_fields = false;
+        self.id_len = 0;
+        self.field_no = 0;
+        self.slot = None;
+        self.kind = Kind::Other;
+        for c in &mut self.caps {
+            c.clear();
+        }
+    }
+
+    fn take_captures(&mut self) {
+        let d = self.delims;
+        let [c0, c1, c2] = &self.caps;
+        let comp = |c: &CapBuf, n: usize| text(component(first_rep(c.as_slice(), &d), &d, n), &d);
+        match self.kind {
+            Kind::Msa => {
+                if self.info.msa.is_none() {
+                    self.info.msa = Some((comp(c0, 0), comp(c1, 0)));
+                }
+            }
+            Kind::Err => {
+                if self.info.err_count == 0 {
+                    self.info.err_code = comp(c0, 0);
+                    self.info.err_severity = comp(c1, 0);
+                }
+                self.info.err_count = self.info.err_count.saturating_add(1);
+            }
+            Kind::Obx => {
+                self.info.obx_count = self.info.obx_count.saturating_add(1);
+                let obs = Observation {
+                    code: comp(c1, 0).unwrap_or_default(),
+                    coding_system: comp(c1, 2),
+                    value_type: comp(c0, 0),
+                    status: comp(c2, 0),
+                    count: 1,
+                };
+                let list = &mut self.info.observations;
+                if let Some(o) = list.iter_mut().find(|o| {
+                    o.code == obs.code
+                        && o.coding_system == obs.coding_system
+                        && o.value_type == obs.value_type
+                        && o.status == obs.status
+                }) {
+                    o.count = o.count.saturating_add(1);
+                } else if list.len() < MAX_OBSERVATIONS {
+                    list.push(obs);
+                } else {
+                    self.info.observations_truncated = true;
+                }
+            }
+            Kind::Other => {}
+        }
+    }
+
+    /// The message ended (end block, next MSH, flow end). `None` when it could not be read (the
+    /// anomaly was already reported).
+    pub fn finish(&mut self, sink: &mut dyn AnomalySink) -> Option<MsgInfo> {
+        match self.phase {
+            Phase::Msh => {
+                if self.msh.is_empty() {
+                    sink.anomaly("empty_message", "a block with no segments".into());
+                    return None;
+                }
+                self.finish_msh(sink);
+            }
+            Phase::Body => {
+                if self.in_fields || self.id_len > 0 {
+                    self.close_segment(sink);
+                }
+            }
+            Phase::Invalid => {}
+        }
+        if self.phase != Phase::Body {
+            return None;
+        }
+        Some(std::mem::take(&mut self.info))
+    }
+}
+
+/// Parses an MSH segment (`buf` starts with `MSH`). `cut`: the buffer hit its cap, so its last field
+/// is incomplete and dropped. Returns the delimiters, the fields, and whether MSH-2 is non-standard.
+#[allow(clippy::type_complexity)]
+pub fn parse_msh(
+    buf: &[u8],
+    cut: bool,
+) -> Result<(Delims, MshFields, bool), (&'static str, String)> {
+    let Some((&fs, rest)) = buf.get(3..).and_then(<[u8]>::split_first) else {
+        return Err(("truncated_msh", "MSH ends before MSH-1".into()));
+    };
+    if !valid_separator(fs) {
+        return Err((
+            "bad_field_separator",
+            format!("MSH-1 is byte 0x{fs:02x}, not a printable non-alphanumeric character"),
+        ));
+    }
+    let mut fields: Vec<&[u8]> = rest.split(|&b| b == fs).take(12).collect();
+    if cut && fields.len() < 12 {
+        fields.pop();
+    }
+    let enc = fields.first().copied().unwrap_or_default();
+    if !valid_encoding(enc, fs) {
+        return Err((
+            "bad_encoding_characters",
+            format!(
+                "MSH-2 has {} characters; they must be 1 to 5 distinct printable non-alphanumerics other than MSH-1",
+                enc.len()
+            ),
+        ));
+    }
+    let d = Delims {
+        field: fs,
+        component: enc.first().copied().unwrap_or(b'^'),
+        repetition: enc.get(1).copied(),
+        subcomponent: enc.get(3).copied(),
+    };
+    let nonstandard = !(enc.len() == 4 || enc.len() == 5);
+    // fields[k] is MSH-(k+2).
+    let f = |n: usize| -> &[u8] {
+        n.checked_sub(2)
+            .and_then(|k| fields.get(k))
+            .map(|v| first_rep(v, &d))
+            .unwrap_or_default()
+    };
+    let c = |n: usize, k: usize| text(component(f(n), &d, k), &d);
+    let msg = MshFields {
+        sending_application: text(f(3), &d),
+        sending_facility: text(f(4), &d),
+        receiving_application: text(f(5), &d),
+        receiving_facility: text(f(6), &d),
+        datetime: c(7, 0),
+        message_code: c(9, 0),
+        trigger_event: c(9, 1),
+        message_structure: c(9, 2),
+        control_id: text(f(10), &d),
+        processing_id: c(11, 0),
+        version: c(12, 0),
+    };
+    Ok((d, msg, nonstandard))
+}
+
+/// MSH-2: 1 to 5 distinct printable non-alphanumeric characters, none equal to MSH-1.
+pub fn valid_encoding(enc: &[u8], fs: u8) -> bool {
+    !enc.is_empty()
+        && enc.len() <= 5
+        && enc.iter().enumerate().all(|(i, &b)| {
+            valid_separator(b) && b != fs && !enc.get(..i).unwrap_or_default().contains(&b)
+        })
+}
+
+/// Position of the first byte equal to `a`, `b` or `c`, eight bytes at a time (the classic "has a zero
+/// byte" word trick: the lowest flagged byte of `(x - 0x01..) & !x & 0x80..` is exact).
+pub fn find3(data: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    fn zero(x: u64) -> u64 {
+        x.wrapping_sub(LO) & !x & HI
+    }
+    let (va, vb, vc) = (
+        LO.wrapping_mul(a.into()),
+        LO.wrapping_mul(b.into()),
+        LO.wrapping_mul(c.into()),
+    );
+    let mut chunks = data.chunks_exact(8);
+    let mut base = 0usize;
+    for ch in &mut chunks {
+        let Ok(arr) = <[u8; 8]>::try_from(ch) else {
+            break;
+        };
+        let w = u64::from_le_bytes(arr);
+        let m = zero(w ^ va) | zero(w ^ vb) | zero(w ^ vc);
+        if m != 0 {
+            return Some(base.wrapping_add((m.trailing_zeros() / 8) as usize));
+        }
+        base = base.wrapping_add(8);
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&x| x == a || x == b || x == c)
+        .map(|p| base.wrapping_add(p))
+}
+
+/// The first repetition of a field.
+fn first_rep<'a>(field: &'a [u8], d: &Delims) -> &'a [u8] {
+    match d.repetition {
+        Some(r) => field.split(|&b| b == r).next().unwrap_or_default(),
+        None => field,
+    }
+}
+
+/// Component `n` (0-based) of a field.
+fn component<'a>(field: &'a [u8], d: &Delims, n: usize) -> &'a [u8] {
+    field
+        .split(|&b| b == d.component)
+        .nth(n)
+        .unwrap_or_default()
+}
+
+/// A reported string: component separators shown as `^`, subcomponent separators as `&`, anything not
+/// printable ASCII as `?`, at most [`FIELD_CAP`] characters; `None` when empty.
+pub fn text(v: &[u8], d: &Delims) -> Option<String> {
+    let v = v.get(..FIELD_CAP).unwrap_or(v);
+    if v.is_empty() {
+        return None;
+    }
+    let s: Vec<u8> = v
+        .iter()
+        .map(|&b| {
+            if b == d.component {
+                b'^'
+            } else if Some(b) == d.subcomponent {
+                b'&'
+            } else if b.is_ascii_graphic() || b == b' ' {
+                b
+            } else {
+                b'?'
+            }
+        })
+        .collect();
+    // Only ASCII is left, so this cannot fail.
+    String::from_utf8(s).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Kinds(Vec<&'static str>);
+    impl AnomalySink for Kinds {
+        fn anomaly(&mut self, kind: &'static str, _detail: String) {
+            self.0.push(kind);
+        }
+    }
+
+    fn scan(msg: &[u8]) -> (Option<MsgInfo>, Vec<&'static str>) {
+        let mut s = Scanner::new();
+        let mut k = Kinds::default();
+        assert_eq!(s.feed(msg, false, &mut k), Scan::All);
+        let info = s.finish(&mut k);
+        (info, k.0)
+    }
+
+    // HL7 v2.5 chapter 2, §2.5.4 / §2.14.9 example MSH with the usual delimiters, and a result with two
+    // observations; OBX-5 values and NTE text must never be captured.
+    const ORU: &[u8] =
+        b"MSH|^~\\&|MONITOR|ICU^1.2.3^ISO|HIS|GHH|20240101120000||ORU^R01^ORU_R01|MSG00001|P|2.5\r\
+PID|||555-44-4444||EVERYWOMAN^EVE^E^^^^L||19620320|F\r\
+OBR|1||1234|150456^MDC_PULS_OXIM_SAT_O2^MDC\r\
+OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||98|%|||||F\r\
+OBX|2|NM|147842^MDC_ECG_HEART_RATE^MDC||72|bpm|||||F\r\
+OBX|3|NM|147842^MDC_ECG_HEART_RATE^MDC||73|bpm|||||F\r\
+NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
+
+    #[test]
+    fn reads_msh_segments_and_observations() {
+        let (info, kinds) = scan(ORU);
+        assert!(kinds.is_empty(), "{kinds:?}");
+        let info = info.unwrap();
+        assert_eq!(info.msh.sending_application.as_deref(), Some("MONITOR"));
+        assert_eq!(info.msh.sending_facility.as_deref(), Some("ICU^1.2.3^ISO"));
+        assert_eq!(info.msh.message_code.as_deref(), Some("ORU"));
+        assert_eq!(info.msh.trigger_event.as_deref(), Some("R01"));
+        assert_eq!(info.msh.message_structure.as_deref(), Some("ORU_R01"));
+        assert_eq!(info.msh.control_id.as_deref(), Some("MSG00001"));
+        assert_eq!(info.msh.version.as_deref(), Some("2.5"));
+        assert_eq!(info.msh.datetime.as_deref(), Some("20240101120000"));
+        let ids: Vec<&str> = info.segments.iter().map(SegId::as_str).collect();
+        assert_eq!(ids, ["MSH", "PID", "OBR", "OBX", "OBX", "OBX", "NTE"]);
+        assert_eq!(info.obx_count, 3);
+        assert_eq!(info.observations.len(), 2);
+        assert_eq!(info.observations[1].code, "147842");
+        assert_eq!(info.observations[1].coding_system.as_deref(), Some("MDC"));
+        assert_eq!(info.observations[1].value_type.as_deref(), Some("NM"));
+        assert_eq!(info.observations[1].status.as_deref(), Some("F"));
+        assert_eq!(info.observations[1].count, 2);
+        let phi: Vec<&str> = info.phi.iter().map(SegId::as_str).collect();
+        assert_eq!(phi, ["PID", "OBX", "NTE"]);
+        assert_eq!(info.terminator(), "cr");
+        assert_eq!(
+            info.counts.0,
+            vec![
+                (SegId(*b"MSH"), 1),
+                (SegId(*b"PID"), 1),
+                (SegId(*b"OBR"), 1),
+                (SegId(*b"OBX"), 3),
+                (SegId(*b"NTE"), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn delimiters_come_from_msh() {
+        // Same message with `#` as field separator and `$%*@` as encoding characters.
+        let m = b"MSH#$%*@#APP#FAC#RAPP#RFAC#2024##ACK$A01#C1#P#2.3.1\rMSA#AE#X9\rERR#$$$207@x#1\r";
+        let (info, kinds) = scan(m);
+        assert!(kinds.is_empty(), "{kinds:?}");
+        let info = info.unwrap();
+        assert_eq!(info.msh.message_code.as_deref(), Some("ACK"));
+        assert_eq!(info.msh.trigger_event.as_deref(), Some("A01"));
+        assert_eq!(info.msa, Some((Some("AE".into()), Some("X9".into()))));
+        assert_eq!(info.err_count, 1);
+    }
+
+    #[test]
+    fn err_code_and_severity() {
+        // HL7 v2.5 §2.14.5 ERR: ERR-3 HL7 error code (table 0357), ERR-4 severity (table 0516).
+        let m = b"MSH|^~\\&|A|B|C|D|2024||ACK^R01^ACK|C2|P|2.5\rMSA|AR|MSG00001\rERR||PID^1^3|102^Data type error^HL70357|E\r";
+        let info = scan(m).0.unwrap();
+        assert_eq!(info.err_code.as_deref(), Some("102"));
+        assert_eq!(info.err_severity.as_deref(), Some("E"));
+    }
+
+    #[test]
+    fn lf_and_crlf_terminators() {
+        let m = b"MSH|^~\\&|A|B|C|D|2024||ADT^A01|C3|P|2.5\r\nEVN|A01\r\nPID|||1\r\n";
+        let info = scan(m).0.unwrap();
+        assert_eq!(info.terminator(), "crlf");
+        assert_eq!(info.segment_count, 3);
+        let m = b"MSH|^~\\&|A|B|C|D|2024||ADT^A01|C3|P|2.5\nEVN|A01\nPID|||1\n";
+        let info = scan(m).0.unwrap();
+        assert_eq!(info.terminator(), "lf");
+        assert_eq!(info.segment_count, 3);
+        let m = b"MSH|^~\\&|A|B|C|D|2024||ADT^A01|C3|P|2.5\rEVN|A01\nPID|||1\r";
+        assert_eq!(scan(m).0.unwrap().terminator(), "mixed");
+    }
+
+    #[test]
+    fn hostile_msh() {
+        assert_eq!(scan(b"PID|1\r").1, ["missing_msh"]);
+        assert_eq!(scan(b"BHS|^~\\&\r").1, ["batch_not_supported"]);
+        assert_eq!(scan(b"MSHA^~\\&|x\r").1, ["bad_field_separator"]);
+        assert_eq!(scan(b"MSH||x\r").1, ["bad_encoding_characters"]);
+        assert_eq!(scan(b"MSH|^^~\\|x\r").1, ["bad_encoding_characters"]);
+        assert_eq!(scan(b"MSH|^~\\&ab|x\r").1, ["bad_encoding_characters"]);
+        assert_eq!(scan(b"MS").1, ["truncated_msh"]);
+        assert_eq!(scan(b"").1, ["empty_message"]);
+        let (info, kinds) = scan(b"MSH|^~\\&|A\r");
+        assert_eq!(kinds, ["missing_message_type", "missing_control_id"]);
+        assert!(info.is_some());
+        // An MSH far over the cap: the cut field is dropped, the rest parsed.
+        let mut m = b"MSH|^~\\&|A|B|C|D|2024||ORU^R01|C4|P|2.5|".to_vec();
+        m.extend(std::iter::repeat_n(b'x', 10_000));
+        m.extend_from_slice(b"\rOBX|1\r");
+        let (info, kinds) = scan(&m);
+        assert_eq!(kinds, ["msh_too_long"]);
+        assert_eq!(info.unwrap().segment_count, 2);
+    }
+
+    #[test]
+    fn bad_ids_and_field_counts_are_counted_once() {
+        let mut m = b"MSH|^~\\&|A|B|C|D|2024||ORU^R01|C5|P|2.5\rjohn smith\rDoe|x\rZZ1|".to_vec();
+        m.extend(std::iter::repeat_n(b'|', 5000));
+        m.extend_from_slice(b"\rPIDX|1\r");
+        let (info, kinds) = scan(&m);
+        assert_eq!(kinds, ["bad_segment_id", "too_many_fields"]);
+        let info = info.unwrap();
+        let ids: Vec<&str> = info.segments.iter().map(SegId::as_str).collect();
+        assert_eq!(ids, ["MSH", "ZZ1"]);
+    }
+
+    #[test]
+    fn segment_lists_are_capped() {
+        let mut m = b"MSH|^~\\&|A|B|C|D|2024||ORU^R01|C6|P|2.5\r".to_vec();
+        for i in 0..2000u32 {
+            m.extend_from_slice(format!("Z{:02}|1\rOBX|1|NM|{i}^x^LN||5\r", i % 100).as_bytes());
+        }
+        let info = scan(&m).0.unwrap();
+        assert_eq!(info.segment_count, 4001);
+        assert_eq!(info.segments.len(), MAX_SEGMENT_IDS);
+        assert!(info.segments_truncated);
+        assert_eq!(info.counts.0.len(), MAX_SEGMENT_KINDS);
+        assert_eq!(info.observations.len(), MAX_OBSERVATIONS);
+        assert!(info.observations_truncated);
+        assert_eq!(info.obx_count, 2000);
+    }
+
+    #[test]
+    fn find3_matches_a_plain_search() {
+        let hay: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
+        for start in 0..40 {
+            for (a, b, c) in [(0u8, 0u8, 0u8), (13, 10, 124), (255, 128, 127), (200, 7, 7)] {
+                let h = &hay[start..];
+                let want = h.iter().position(|&x| x == a || x == b || x == c);
+                assert_eq!(find3(h, a, b, c), want, "{start} {a} {b} {c}");
+            }
+        }
+        assert_eq!(find3(b"abcdefghij|", b'|', 0, 0), Some(10));
+        assert_eq!(find3(b"\x01\x01\x01\x01\x01\x01\x01\x00", 0, 0, 0), Some(7));
+        assert_eq!(find3(b"", 1, 2, 3), None);
+    }
+
+    #[test]
+    fn unframed_scan_stops_at_next_msh() {
+        let mut s = Scanner::new();
+        let mut k = Kinds::default();
+        let m = b"MSH|^~\\&|A|B|C|D|2024||ADT^A01|C7|P|2.5\rEVN|A01\rMSH|^~\\&|A";
+        match s.feed(m, true, &mut k) {
+            Scan::NewMessage(n) => assert_eq!(&m[n - 3..n + 1], b"MSH|"),
+            Scan::All => panic!("next MSH not found"),
+        }
+        assert_eq!(s.finish(&mut k).unwrap().segment_count, 2);
+    }
+}
