@@ -24,7 +24,13 @@ impl StreamParser for Ieee20601Parser {
     fn protocol(&self) -> Protocol {
         Protocol::Ieee20601
     }
-    fn feed(&mut self, _dir: Direction, _data: &[u8], _ts: Ts, _out: &mut Vec<AppEvent>) -> Progress {
+    fn feed(
+        &mut self,
+        _dir: Direction,
+        _data: &[u8],
+        _ts: Ts,
+        _out: &mut Vec<AppEvent>,
+    ) -> Progress {
         Progress::Done
     }
     fn gap(&mut self, _dir: Direction, _len: u64, _ts: Ts, _out: &mut Vec<AppEvent>) -> Progress {
