@@ -237,3 +237,194 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdc::SdcFields;
+
+    fn events(d: &[u8]) -> (Vec<SdcFields>, Vec<&'static str>) {
+        let mut out = Vec::new();
+        parse_discovery(d, Ts(0), &mut out);
+        let mut evs = Vec::new();
+        let mut anomalies = Vec::new();
+        for e in out {
+            match e {
+                AppEvent::Sdc(s) => evs.push(*s.0),
+                AppEvent::Anomaly(a) => anomalies.push(a.kind),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        (evs, anomalies)
+    }
+
+    // Modelled on the WS-Discovery 1.1 §4.1 Hello example (printer types, whitespace-padded text).
+    #[test]
+    fn spec_hello() {
+        let (evs, an) = events(include_bytes!("testdata/wsd_hello_spec.xml"));
+        assert!(an.is_empty(), "{an:?}");
+        assert_eq!(evs.len(), 1);
+        let e = &evs[0];
+        assert_eq!(e.kind, SdcKind::Discovery);
+        assert_eq!(e.message.as_deref(), Some("Hello"));
+        assert_eq!(
+            e.action.as_deref(),
+            Some("http://docs.oasis-open.org/ws-dd/ns/discovery/2009/01/Hello")
+        );
+        assert_eq!(
+            e.message_id.as_deref(),
+            Some("urn:uuid:73948edc-3204-4455-bae2-7c7d0ff6c37c")
+        );
+        assert_eq!(
+            e.epr.as_deref(),
+            Some("urn:uuid:98190dc2-0890-4ef8-ac9a-5940995e6119")
+        );
+        assert_eq!(
+            e.types,
+            [
+                "{http://printer.example.org/2003/imaging}PrintBasic",
+                "{http://printer.example.org/2003/imaging}PrintAdvanced"
+            ]
+        );
+        assert_eq!(e.scopes.len(), 3);
+        assert_eq!(e.scopes[2], "http://itdept/imaging/deployment/2004-12-04");
+        assert_eq!(e.xaddrs, ["http://prn-example/PRN42/b42-1668-a"]);
+        assert_eq!(e.metadata_version, Some(75965));
+        assert_eq!(e.device_class.as_deref(), Some("printer"));
+    }
+
+    // Modelled on the WS-Discovery 1.1 §5.2 Probe example: the types and scopes searched for.
+    #[test]
+    fn spec_probe() {
+        let (evs, an) = events(include_bytes!("testdata/wsd_probe_spec.xml"));
+        assert!(an.is_empty());
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].message.as_deref(), Some("Probe"));
+        assert_eq!(evs[0].epr, None);
+        assert_eq!(evs[0].scopes, ["ldap:///ou=engineering,o=examplecom,c=us"]);
+    }
+
+    // Modelled on the WS-Discovery 1.1 §5.3 ProbeMatches example: one event per match, RelatesTo
+    // pairs with the Probe.
+    #[test]
+    fn spec_probe_matches() {
+        let (evs, an) = events(include_bytes!("testdata/wsd_probematches_spec.xml"));
+        assert!(an.is_empty());
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].message.as_deref(), Some("ProbeMatches"));
+        assert_eq!(
+            evs[0].relates_to.as_deref(),
+            Some("urn:uuid:0a6dc791-2be6-4991-9af1-454778a1917a")
+        );
+        assert_eq!(evs[0].metadata_version, Some(75965));
+    }
+
+    // An SDC provider's Hello: MDPWS MedicalDevice type, location scope per IEEE 11073-20701 §9.4.1.1,
+    // and a patient scope that must not be reported.
+    #[test]
+    fn sdc_hello_is_medical_with_location_and_no_patient_scope() {
+        let (evs, an) = events(include_bytes!("testdata/sdc_hello.xml"));
+        assert!(an.is_empty());
+        let e = &evs[0];
+        assert_eq!(e.device_class.as_deref(), Some("medical"));
+        assert!(e.types.contains(&format!("{{{NS_MDPWS}}}MedicalDevice")));
+        assert_eq!(e.location_facility.as_deref(), Some("HOSP1"));
+        assert_eq!(e.location_point_of_care.as_deref(), Some("ICU"));
+        assert_eq!(e.location_room.as_deref(), Some("R12"));
+        assert_eq!(e.location_bed.as_deref(), Some("Bed3"));
+        assert_eq!(e.scopes.len(), 2);
+        assert_eq!(e.patient_context_present, Some(true));
+        let json = serde_json::to_string(&AppEvent::Sdc(SdcEvent(Box::new(e.clone())))).unwrap();
+        assert!(!json.contains("PAT-0042"), "{json}");
+        assert!(json.contains("\"type\":\"discovery\""));
+    }
+
+    // The Hello sample of Microsoft's WSDAPI documentation ("Hello Message", DPWS 2006/02 and
+    // WS-Discovery 2005/04 namespaces, as Windows hosts and WSD printers still send): a plain DPWS device.
+    #[test]
+    fn wsdapi_hello_is_dpws() {
+        let (evs, an) = events(include_bytes!("testdata/wsdapi_hello.xml"));
+        assert!(an.is_empty());
+        assert_eq!(evs[0].message.as_deref(), Some("Hello"));
+        assert_eq!(evs[0].device_class.as_deref(), Some("dpws"));
+        assert_eq!(evs[0].metadata_version, Some(2));
+        assert_eq!(
+            evs[0].epr.as_deref(),
+            Some("urn:uuid:37f86d35-e6ac-4241-964f-1d9ae46fb366")
+        );
+    }
+
+    #[test]
+    fn many_matches_are_capped() {
+        let m = "<d:ProbeMatch><a:EndpointReference><a:Address>urn:x</a:Address></a:EndpointReference><d:Types>x:Y</d:Types></d:ProbeMatch>";
+        let doc = format!(
+            r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing" xmlns:d="http://docs.oasis-open.org/ws-dd/ns/discovery/2009/01"><s:Body><d:ProbeMatches>{}</d:ProbeMatches></s:Body></s:Envelope>"#,
+            m.repeat(40)
+        );
+        let (evs, an) = events(doc.as_bytes());
+        assert_eq!(evs.len(), MAX_MATCHES);
+        assert_eq!(an, ["discovery_too_many_matches"]);
+        assert_eq!(evs[0].device_class.as_deref(), Some("other"));
+    }
+
+    #[test]
+    fn classification() {
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            classify(
+                &t(&["{http://www.onvif.org/ver10/network/wsdl}NetworkVideoTransmitter"]),
+                &[]
+            ),
+            Some("onvif")
+        );
+        assert_eq!(
+            classify(&t(&[&format!("{{{NS_DPWS}}}Device")]), &[]),
+            Some("dpws")
+        );
+        assert_eq!(
+            classify(
+                &t(&["{http://schemas.microsoft.com/windows/pub/2005/07}Computer"]),
+                &[]
+            ),
+            Some("computer")
+        );
+        assert_eq!(
+            classify(
+                &t(&[&format!("{{{NS_DPWS}}}Device")]),
+                &t(&["sdc.mds.pkp:1.2.840.10004.20701.1.1"])
+            ),
+            Some("medical")
+        );
+        assert_eq!(classify(&[], &[]), None);
+    }
+
+    #[test]
+    fn malformed_datagrams_are_anomalies() {
+        assert_eq!(events(b"M-SEARCH * HTTP/1.1\r\n").1, ["discovery_not_xml"]);
+        assert_eq!(events(b"").1, ["discovery_not_xml"]);
+        assert_eq!(events(b"<html><body/></html>").1, ["not_soap_envelope"]);
+        let unknown = br#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><x:Foo xmlns:x="u"/></s:Body></s:Envelope>"#;
+        assert_eq!(events(unknown).1, ["discovery_unknown_message"]);
+        let (evs, an) = events(&include_bytes!("testdata/sdc_hello.xml")[..300]);
+        assert!(evs.is_empty());
+        assert_eq!(an, ["xml_malformed"]);
+        let dtd = br#"<!DOCTYPE x [<!ENTITY a "aaaa">]><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"/>"#;
+        assert_eq!(events(dtd).1, ["xml_doctype"]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_datagrams_never_panic(d in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
+            let mut out = Vec::new();
+            parse_discovery(&d, Ts(0), &mut out);
+        }
+
+        #[test]
+        fn mutated_hello_never_panics(pos in 0usize..1239, byte in proptest::num::u8::ANY) {
+            let mut d = include_bytes!("testdata/sdc_hello.xml").to_vec();
+            if let Some(b) = d.get_mut(pos) { *b = byte; }
+            let mut out = Vec::new();
+            parse_discovery(&d, Ts(0), &mut out);
+        }
+    }
+}

@@ -687,3 +687,185 @@ fn xsi_type_local(e: &BytesStart<'_>) -> Option<String> {
     let v = attr(e, "type")?;
     Some(capped(local_of(v.trim()), 64))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(doc: &[u8]) -> Scan {
+        scan(doc, Mode::Http, false)
+    }
+
+    // BICEPS GetMdibResponse (IEEE 11073-10207 msg:GetMdibResponse with pm:MdState): states counted by
+    // xsi:type, patient data never copied.
+    #[test]
+    fn getmdib_response_counts_states_and_hides_patient() {
+        let s = http(include_bytes!("testdata/biceps_getmdib_response.xml"));
+        assert!(s.anomalies.is_empty(), "{:?}", s.anomalies);
+        assert_eq!(s.message.as_deref(), Some("GetMdibResponse"));
+        assert_eq!(s.relates_to.as_deref(), Some("urn:uuid:req-1"));
+        assert_eq!(s.mdib_version, Some(42));
+        assert_eq!(s.metric_updates, 1);
+        assert_eq!(s.alert_updates, 1);
+        assert_eq!(s.context_updates, 2);
+        assert_eq!(s.component_updates, 1);
+        assert_eq!(s.operation_updates, 1);
+        assert!(s.patient_context_present);
+        assert_eq!(
+            s.handles,
+            ["mds0", "hr", "ac0", "pc0", "lc0", "op_set_hr_limit"]
+        );
+        let dbg = format!("{s:?}");
+        for phi in ["Jane", "Roe", "1970-01-01", "PAT-0042", "72"] {
+            assert!(!dbg.contains(phi), "{phi} leaked: {dbg}");
+        }
+    }
+
+    // BICEPS SetValue (IEEE 11073-10207 msg:SetValue): operation handle from the element.
+    #[test]
+    fn set_value_request() {
+        let s = http(include_bytes!("testdata/biceps_setvalue.xml"));
+        assert_eq!(s.message.as_deref(), Some("SetValue"));
+        assert_eq!(s.operation_handle.as_deref(), Some("op_set_hr_limit"));
+        assert_eq!(s.message_id.as_deref(), Some("urn:uuid:req-2"));
+        assert!(!format!("{s:?}").contains("120"));
+    }
+
+    // msg:SetValueResponse/msg:InvocationInfo and msg:OperationInvokedReport (handle as attribute).
+    #[test]
+    fn invocation_info() {
+        let s = http(include_bytes!("testdata/biceps_setvalue_response.xml"));
+        assert_eq!(s.invocation_state.as_deref(), Some("Wait"));
+        assert_eq!(s.transaction_id, Some(7));
+        assert_eq!(s.operation_handle, None);
+        let s = http(include_bytes!(
+            "testdata/biceps_operation_invoked_report.xml"
+        ));
+        assert_eq!(s.message.as_deref(), Some("OperationInvokedReport"));
+        assert_eq!(s.invocation_state.as_deref(), Some("Fin"));
+        assert_eq!(s.operation_handle.as_deref(), Some("op_set_hr_limit"));
+        assert_eq!(s.transaction_id, Some(7));
+    }
+
+    #[test]
+    fn episodic_metric_report() {
+        let s = http(include_bytes!("testdata/biceps_episodic_metric_report.xml"));
+        assert_eq!(s.message.as_deref(), Some("EpisodicMetricReport"));
+        assert_eq!(s.metric_updates, 2);
+        assert_eq!(s.handles, ["hr", "spo2"]);
+        assert_eq!(s.mdib_version, Some(45));
+    }
+
+    // DPWS 1.1 §4.1: ThisModel / ThisDevice in a WS-Transfer GetResponse.
+    #[test]
+    fn dpws_metadata() {
+        let s = http(include_bytes!("testdata/dpws_get_response.xml"));
+        assert_eq!(s.message.as_deref(), Some("Metadata"));
+        assert_eq!(s.manufacturer.as_deref(), Some("ACME Medical"));
+        assert_eq!(s.model.as_deref(), Some("VitalMon"));
+        assert_eq!(s.model_number.as_deref(), Some("VM-2"));
+        assert_eq!(s.friendly_name.as_deref(), Some("Bed 3 monitor"));
+        assert_eq!(s.firmware.as_deref(), Some("4.1.2"));
+        assert_eq!(s.serial.as_deref(), Some("SN-0001"));
+    }
+
+    // WS-Eventing Subscribe with a DPWS action filter (DPWS 1.1 §6.5).
+    #[test]
+    fn subscribe_filter() {
+        let s = http(include_bytes!("testdata/wse_subscribe.xml"));
+        assert_eq!(s.message.as_deref(), Some("Subscribe"));
+        assert_eq!(s.expires.as_deref(), Some("PT60S"));
+        assert_eq!(s.filter_actions.len(), 2);
+        assert!(s.filter_actions[1].ends_with("/EpisodicAlertReport"));
+    }
+
+    // SOAP 1.2 Part 1 §5.4 Fault with Code/Value and Subcode/Value.
+    #[test]
+    fn soap_fault() {
+        let doc = br#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="http://www.w3.org/2005/08/addressing"><env:Body><env:Fault><env:Code><env:Value>env:Sender</env:Value><env:Subcode><env:Value>wsa:ActionNotSupported</env:Value></env:Subcode></env:Code><env:Reason><env:Text xml:lang="en">no</env:Text></env:Reason></env:Fault></env:Body></env:Envelope>"#;
+        let s = http(doc);
+        assert_eq!(s.message.as_deref(), Some("Fault"));
+        assert_eq!(s.fault_code.as_deref(), Some("env:Sender"));
+        assert_eq!(s.fault_subcode.as_deref(), Some("wsa:ActionNotSupported"));
+    }
+
+    #[test]
+    fn entities_and_caps_in_text() {
+        let long = "x".repeat(5000);
+        let doc = format!(
+            r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header><a:Action xmlns:a="u">a&amp;b&#x41;<![CDATA[c]]></a:Action><a:To xmlns:a="u">{long}</a:To></s:Header><s:Body/></s:Envelope>"#
+        );
+        let s = http(doc.as_bytes());
+        assert!(s.anomalies.is_empty(), "{:?}", s.anomalies);
+        assert_eq!(s.action.as_deref(), Some("a&bAc"));
+        assert_eq!(s.to.as_ref().map(String::len), Some(MAX_FIELD));
+    }
+
+    #[test]
+    fn hostile_documents() {
+        let env = |inner: &str| {
+            format!(
+                r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>{inner}</s:Body></s:Envelope>"#
+            )
+        };
+        let deep = env(&format!("{}{}", "<a>".repeat(100), "</a>".repeat(100)));
+        assert_eq!(http(deep.as_bytes()).anomalies[0].0, "xml_too_deep");
+        let many = env(&"<a/>".repeat(60_000));
+        assert_eq!(
+            http(many.as_bytes()).anomalies[0].0,
+            "xml_too_many_elements"
+        );
+        let ns = env(&format!(
+            "<a {}/>",
+            (0..300)
+                .map(|i| format!("xmlns:p{i}=\"u{i}\""))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+        assert_eq!(http(ns.as_bytes()).anomalies[0].0, "xml_malformed");
+        let mismatched = env("<a></b>");
+        assert_eq!(http(mismatched.as_bytes()).anomalies[0].0, "xml_malformed");
+        assert_eq!(http(b"<notsoap/>").anomalies[0].0, "not_soap_envelope");
+        // Handles are capped; many attributes per element do not slow the scan down.
+        let states: String = (0..100)
+            .map(|i| format!(r#"<m:MetricState DescriptorHandle="h{i}"/>"#))
+            .collect();
+        let s = http(env(&format!("<m:R xmlns:m=\"u\">{states}</m:R>")).as_bytes());
+        assert_eq!(s.metric_updates, 100);
+        assert_eq!(s.handles.len(), MAX_HANDLES);
+        assert!(s.handles_truncated);
+    }
+
+    #[test]
+    fn truncated_prefix_is_not_an_anomaly() {
+        let doc = include_bytes!("testdata/biceps_getmdib_response.xml");
+        let s = scan(&doc[..doc.len() / 2], Mode::Http, true);
+        assert!(s.anomalies.is_empty());
+        assert_eq!(s.message.as_deref(), Some("GetMdibResponse"));
+        let s = scan(&doc[..doc.len() / 2], Mode::Http, false);
+        assert_eq!(s.anomalies.len(), 1);
+    }
+
+    #[test]
+    fn patient_scope_detection() {
+        assert!(is_patient_scope("sdc.ctxt.pat:/x/y"));
+        assert!(is_patient_scope("SDC.CTXT.PAT:/x"));
+        assert!(!is_patient_scope("sdc.ctxt.loc:/x"));
+        assert!(!is_patient_scope("s"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(d in proptest::collection::vec(proptest::num::u8::ANY, 0..4096), t in proptest::bool::ANY) {
+            let _ = scan(&d, Mode::Http, t);
+            let _ = scan(&d, Mode::Discovery, t);
+        }
+
+        #[test]
+        fn every_prefix_of_a_report_scans(cut in 0usize..2187) {
+            let doc = include_bytes!("testdata/biceps_getmdib_response.xml");
+            let s = scan(&doc[..cut.min(doc.len())], Mode::Http, true);
+            proptest::prop_assert!(s.anomalies.is_empty());
+        }
+    }
+}
