@@ -307,7 +307,7 @@ impl HttpDir {
         self.reset_message();
         self.cand.clear();
         self.state = State::Resync {
-            at_line_start: false,
+            at_line_start: true,
             skipped,
         };
     }
@@ -657,7 +657,8 @@ impl HttpDir {
             } else {
                 skipped = skipped.saturating_add(1);
             }
-            at_line_start = b == b'\n';
+            // A message starts at a line start, or right after the '>' that ended an XML body.
+            at_line_start = b == b'\n' || b == b'>';
         }
         self.state = State::Resync {
             at_line_start,
@@ -687,7 +688,7 @@ impl HttpDir {
             } => {
                 self.cand.clear();
                 self.state = State::Resync {
-                    at_line_start: false,
+                    at_line_start: true,
                     skipped: skipped.saturating_add(len),
                 };
             }
@@ -883,5 +884,450 @@ impl StreamParser for SdcParser {
         self.with_dir(Direction::ToServer, out, |d, ctx| d.end(ctx));
         self.with_dir(Direction::ToClient, out, |d, ctx| d.end(ctx));
         self.done = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdc::SdcFields;
+
+    const GETMDIB: &[u8] = include_bytes!("testdata/biceps_getmdib.xml");
+    const GETMDIB_RESP: &[u8] = include_bytes!("testdata/biceps_getmdib_response.xml");
+    const SETVALUE: &[u8] = include_bytes!("testdata/biceps_setvalue.xml");
+    const SETVALUE_RESP: &[u8] = include_bytes!("testdata/biceps_setvalue_response.xml");
+    const REPORT: &[u8] = include_bytes!("testdata/biceps_episodic_metric_report.xml");
+    const SUBSCRIBE: &[u8] = include_bytes!("testdata/wse_subscribe.xml");
+
+    // RFC 9112 §3 request line, §6.2 Content-Length; DPWS 1.1 R0007-style SOAP 1.2 media type.
+    fn post(path: &str, body: &[u8]) -> Vec<u8> {
+        let mut m = format!(
+            "POST {path} HTTP/1.1\r\nHost: 192.0.2.10:6464\r\nUser-Agent: sdc-consumer/1.0\r\nContent-Type: application/soap+xml; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        m.extend_from_slice(body);
+        m
+    }
+
+    fn resp(status: u16, body: &[u8]) -> Vec<u8> {
+        let mut m = format!(
+            "HTTP/1.1 {status} X\r\nServer: sdc-provider/2.0\r\nContent-Type: application/soap+xml\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        m.extend_from_slice(body);
+        m
+    }
+
+    // RFC 9112 §7.1 chunked coding, with an extension and a trailer field.
+    fn chunked_resp(body: &[u8], size: usize) -> Vec<u8> {
+        let mut m = b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for c in body.chunks(size) {
+            m.extend_from_slice(format!("{:X};ext=1\r\n", c.len()).as_bytes());
+            m.extend_from_slice(c);
+            m.extend_from_slice(b"\r\n");
+        }
+        m.extend_from_slice(b"0\r\nX-Trailer: 1\r\n\r\n");
+        m
+    }
+
+    fn run(segments: &[(Direction, &[u8])]) -> Vec<AppEvent> {
+        let mut p = SdcParser::new();
+        let mut out = Vec::new();
+        for (d, s) in segments {
+            let _ = p.feed(*d, s, Ts(0), &mut out);
+        }
+        p.end(Ts(1), &mut out);
+        out
+    }
+
+    fn sdc(out: &[AppEvent]) -> Vec<&SdcFields> {
+        out.iter()
+            .filter_map(|e| match e {
+                AppEvent::Sdc(s) => Some(&*s.0),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn kinds(out: &[AppEvent]) -> Vec<&'static str> {
+        out.iter()
+            .filter_map(|e| match e {
+                AppEvent::Anomaly(a) => Some(a.kind),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn requests() -> Vec<u8> {
+        let mut r = post("/dev/Get", GETMDIB);
+        r.extend(post("/dev/Set", SETVALUE));
+        r.extend(post("/dev/Subscription", SUBSCRIBE));
+        r
+    }
+
+    fn responses() -> Vec<u8> {
+        let mut r = resp(200, GETMDIB_RESP);
+        r.extend(chunked_resp(SETVALUE_RESP, 100));
+        r.extend(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+        r
+    }
+
+    #[test]
+    fn keep_alive_exchanges_pair_in_order() {
+        let (q, r) = (requests(), responses());
+        let out = run(&[(Direction::ToServer, &q), (Direction::ToClient, &r)]);
+        assert!(kinds(&out).is_empty(), "{:?}", kinds(&out));
+        let e = sdc(&out);
+        // 3 requests + 2 responses (the empty 202 only completes the pairing).
+        assert_eq!(e.len(), 5);
+        assert_eq!(e[0].message.as_deref(), Some("GetMdib"));
+        assert_eq!(e[0].http_method.as_deref(), Some("POST"));
+        assert_eq!(e[0].http_path.as_deref(), Some("/dev/Get"));
+        assert_eq!(e[0].user_agent.as_deref(), Some("sdc-consumer/1.0"));
+        assert_eq!(e[0].content_length, Some(GETMDIB.len() as u64));
+        assert_eq!(e[1].message.as_deref(), Some("SetValue"));
+        assert_eq!(e[2].message.as_deref(), Some("Subscribe"));
+        assert_eq!(e[3].message.as_deref(), Some("GetMdibResponse"));
+        assert_eq!(e[3].http_status, Some(200));
+        assert_eq!(e[3].request_message.as_deref(), Some("GetMdib"));
+        assert_eq!(e[3].metric_updates, Some(1));
+        assert_eq!(e[3].patient_context_present, Some(true));
+        assert_eq!(e[3].server.as_deref(), Some("sdc-provider/2.0"));
+        // The chunked SetValueResponse inherits the request's operation handle.
+        assert_eq!(e[4].message.as_deref(), Some("SetValueResponse"));
+        assert_eq!(e[4].request_message.as_deref(), Some("SetValue"));
+        assert_eq!(e[4].operation_handle.as_deref(), Some("op_set_hr_limit"));
+        assert_eq!(e[4].invocation_state.as_deref(), Some("Wait"));
+        assert_eq!(e[4].content_length, Some(SETVALUE_RESP.len() as u64));
+        let json = serde_json::to_string(&out).unwrap();
+        for phi in ["Jane", "Roe", "PAT-0042", "1970-01-01"] {
+            assert!(!json.contains(phi), "{phi} in {json}");
+        }
+    }
+
+    /// Every cut point of each direction, and byte-at-a-time, gives the one-shot events.
+    #[test]
+    fn every_split_equals_one_shot() {
+        let (q, r) = (requests(), responses());
+        let whole = run(&[(Direction::ToServer, &q), (Direction::ToClient, &r)]);
+        for cut in 0..=q.len() {
+            let got = run(&[
+                (Direction::ToServer, &q[..cut]),
+                (Direction::ToServer, &q[cut..]),
+                (Direction::ToClient, &r),
+            ]);
+            assert_eq!(got, whole, "request cut at {cut}");
+        }
+        for cut in 0..=r.len() {
+            let got = run(&[
+                (Direction::ToServer, &q),
+                (Direction::ToClient, &r[..cut]),
+                (Direction::ToClient, &r[cut..]),
+            ]);
+            assert_eq!(got, whole, "response cut at {cut}");
+        }
+        let mut segs: Vec<(Direction, &[u8])> =
+            q.chunks(1).map(|c| (Direction::ToServer, c)).collect();
+        segs.extend(r.chunks(1).map(|c| (Direction::ToClient, c)));
+        assert_eq!(run(&segs), whole);
+    }
+
+    // A provider delivering notifications (it is the HTTP client of the consumer's sink).
+    #[test]
+    fn notifications_and_their_202() {
+        let mut q = post("/sink", REPORT);
+        q.extend(post("/sink", REPORT));
+        let a = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n".repeat(2);
+        let out = run(&[(Direction::ToServer, &q), (Direction::ToClient, &a)]);
+        let e = sdc(&out);
+        assert_eq!(e.len(), 2);
+        assert!(e
+            .iter()
+            .all(|e| e.message.as_deref() == Some("EpisodicMetricReport")));
+        assert_eq!(e[0].handles, ["hr", "spo2"]);
+    }
+
+    #[test]
+    fn error_response_is_reported() {
+        let q = post("/dev/Set", SETVALUE);
+        let r = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n";
+        let e = run(&[(Direction::ToServer, &q), (Direction::ToClient, r)]);
+        let e = sdc(&e);
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[1].http_status, Some(500));
+        assert_eq!(e[1].request_message.as_deref(), Some("SetValue"));
+    }
+
+    #[test]
+    fn relates_to_mismatch() {
+        let q = post("/dev/Get", GETMDIB);
+        let body = String::from_utf8(GETMDIB_RESP.to_vec())
+            .unwrap()
+            .replace("urn:uuid:req-1", "urn:uuid:other");
+        let r = resp(200, body.as_bytes());
+        let out = run(&[(Direction::ToServer, &q), (Direction::ToClient, &r)]);
+        assert_eq!(kinds(&out), ["soap_relates_to_mismatch"]);
+    }
+
+    #[test]
+    fn head_100_204_304_have_no_body() {
+        let q = b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\nGET /y HTTP/1.1\r\nHost: a\r\n\r\n";
+        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n";
+        let out = run(&[(Direction::ToServer, q), (Direction::ToClient, r)]);
+        assert!(kinds(&out).is_empty(), "{:?}", kinds(&out));
+        let e = sdc(&out);
+        assert_eq!(e.len(), 3);
+        assert_eq!(e[2].http_status, Some(304));
+    }
+
+    #[test]
+    fn response_until_close() {
+        let r = [
+            b"HTTP/1.0 200 OK\r\nContent-Type: application/soap+xml\r\n\r\n".as_slice(),
+            REPORT,
+        ]
+        .concat();
+        let e = run(&[(Direction::ToClient, &r)]);
+        let e = sdc(&e);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].message.as_deref(), Some("EpisodicMetricReport"));
+        assert_eq!(e[0].content_length, Some(REPORT.len() as u64));
+    }
+
+    #[test]
+    fn body_over_cap_is_counted_and_its_prefix_scanned() {
+        let states: String = (0..20_000)
+            .map(|i| {
+                format!(
+                    r#"<msg:MetricState xsi:type="pm:NumericMetricState" DescriptorHandle="h{i}"/>"#
+                )
+            })
+            .collect();
+        let body = String::from_utf8(REPORT.to_vec())
+            .unwrap()
+            .replace("<msg:ReportPart>", &format!("<msg:ReportPart>{states}"));
+        assert!(body.len() > BODY_CAP);
+        let mut q = post("/sink", body.as_bytes());
+        q.extend(post("/sink", REPORT));
+        let out = run(&[(Direction::ToServer, &q)]);
+        assert_eq!(kinds(&out), ["http_body_over_cap"]);
+        let e = sdc(&out);
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].message.as_deref(), Some("EpisodicMetricReport"));
+        assert_eq!(e[0].content_length, Some(body.len() as u64));
+        assert_eq!(e[0].body_truncated, Some(true));
+        assert!(e[0].metric_updates.unwrap() > 1000);
+        assert_eq!(e[0].handles_truncated, Some(true));
+        // The next message on the connection is intact.
+        assert_eq!(e[1].metric_updates, Some(2));
+        assert_eq!(e[1].body_truncated, None);
+    }
+
+    #[test]
+    fn framing_anomalies_resync_to_next_message() {
+        let good = post("/dev/Get", GETMDIB);
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n".to_vec(),
+                "http_content_length_invalid",
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n".to_vec(),
+                "http_content_length_invalid",
+            ),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(),
+                "http_transfer_encoding_unsupported",
+            ),
+            (
+                b"POST / HTTP/1.1\r\nBad Header\r\n\r\n".to_vec(),
+                "http_malformed_head",
+            ),
+            (
+                format!(
+                    "POST / HTTP/1.1\r\n{}\r\n",
+                    "A: b\r\n".repeat(MAX_HEADERS + 1)
+                )
+                .into_bytes(),
+                "http_too_many_headers",
+            ),
+            (
+                format!("POST / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(HEAD_CAP)).into_bytes(),
+                "http_head_over_cap",
+            ),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
+                "http_chunk_invalid",
+            ),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n"
+                    .to_vec(),
+                "http_chunk_invalid",
+            ),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\naXY".to_vec(),
+                "http_chunk_invalid",
+            ),
+        ];
+        for (bad, kind) in cases {
+            let mut s = bad.clone();
+            s.extend_from_slice(b"\r\n");
+            s.extend_from_slice(&good);
+            let out = run(&[(Direction::ToServer, &s)]);
+            let k = kinds(&out);
+            assert_eq!(
+                k.first(),
+                Some(&kind),
+                "{}: {k:?}",
+                String::from_utf8_lossy(&bad[..40.min(bad.len())])
+            );
+            assert!(k.contains(&"http_resync"), "{kind}: {k:?}");
+            let e = sdc(&out);
+            assert_eq!(
+                e.last().and_then(|e| e.message.as_deref()),
+                Some("GetMdib"),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn te_and_cl_uses_chunked() {
+        let s =
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+        let out = run(&[(Direction::ToServer, s)]);
+        assert_eq!(kinds(&out), ["http_te_and_cl"]);
+        assert_eq!(sdc(&out)[0].content_length, Some(0));
+    }
+
+    #[test]
+    fn gaps() {
+        let q = [post("/sink", REPORT), post("/dev/Get", GETMDIB)].concat();
+        let hdr = q.len() - GETMDIB.len() - post("/dev/Get", b"").len() - REPORT.len();
+        // A gap inside a Content-Length body keeps framing: the body is marked truncated.
+        let mut p = SdcParser::new();
+        let mut out = Vec::new();
+        let _ = p.feed(Direction::ToServer, &q[..hdr + 100], Ts(0), &mut out);
+        let _ = p.gap(Direction::ToServer, 50, Ts(0), &mut out);
+        let _ = p.feed(Direction::ToServer, &q[hdr + 150..], Ts(0), &mut out);
+        let e = sdc(&out);
+        assert_eq!(e.len(), 2, "{out:?}");
+        assert_eq!(e[0].body_truncated, Some(true));
+        assert_eq!(e[1].message.as_deref(), Some("GetMdib"));
+        // A gap inside the header block: resync on the next request line.
+        let mut p = SdcParser::new();
+        let mut out = Vec::new();
+        let _ = p.feed(Direction::ToServer, &q[..20], Ts(0), &mut out);
+        let _ = p.gap(Direction::ToServer, 30, Ts(0), &mut out);
+        let _ = p.feed(Direction::ToServer, &q[50..], Ts(0), &mut out);
+        assert_eq!(kinds(&out), ["http_resync"]);
+        assert_eq!(sdc(&out).len(), 1);
+    }
+
+    #[test]
+    fn end_inside_a_message() {
+        let q = post("/sink", REPORT);
+        let out = run(&[(Direction::ToServer, &q[..q.len() - 10])]);
+        assert_eq!(kinds(&out), ["http_incomplete_at_end"]);
+        assert_eq!(sdc(&out)[0].body_truncated, Some(true));
+        let out = run(&[(Direction::ToServer, &q[..30])]);
+        assert_eq!(kinds(&out), ["http_incomplete_at_end"]);
+    }
+
+    #[test]
+    fn pipeline_overflow_and_anomaly_limit() {
+        let q = b"GET / HTTP/1.1\r\n\r\n".repeat(MAX_PENDING + 1);
+        let out = run(&[(Direction::ToServer, &q)]);
+        assert_eq!(kinds(&out), ["http_pipeline_overflow"]);
+        let junk = b"POST x\r\n\r\n".repeat(200);
+        let mut p = SdcParser::new();
+        let mut out = Vec::new();
+        let prog = p.feed(Direction::ToServer, &junk, Ts(0), &mut out);
+        assert_eq!(prog, Progress::Done);
+        assert_eq!(kinds(&out).last(), Some(&"too_many_anomalies"));
+        assert!(out.len() <= MAX_ANOMALIES as usize + 1);
+    }
+
+    #[test]
+    fn probe_verdicts() {
+        let q = post("/dev/Get", GETMDIB);
+        assert_eq!(probe(Direction::ToServer, &q), Probe::Yes);
+        assert_eq!(probe(Direction::ToServer, &q[..60]), Probe::NeedMore);
+        assert_eq!(probe(Direction::ToServer, &q[..120]), Probe::Yes);
+        assert_eq!(probe(Direction::ToServer, b"PO"), Probe::NeedMore);
+        assert_eq!(
+            probe(Direction::ToServer, b"\x16\x03\x01\x02\x00"),
+            Probe::No
+        );
+        assert_eq!(probe(Direction::ToServer, b"MSH|^~\\&|"), Probe::No);
+        assert_eq!(
+            probe(
+                Direction::ToServer,
+                b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n"
+            ),
+            Probe::No
+        );
+        assert_eq!(
+            probe(Direction::ToClient, &resp(200, GETMDIB_RESP)),
+            Probe::Yes
+        );
+        let text_xml = [
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n\r\n".as_slice(),
+            GETMDIB_RESP,
+        ]
+        .concat();
+        assert_eq!(probe(Direction::ToClient, &text_xml), Probe::Yes);
+        let big = [b"POST / HTTP/1.1\r\n".as_slice(), &b"X: y\r\n".repeat(2000)].concat();
+        assert_eq!(probe(Direction::ToServer, &big), Probe::No);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            a in proptest::collection::vec(proptest::num::u8::ANY, 0..2048),
+            b in proptest::collection::vec(proptest::num::u8::ANY, 0..2048),
+            gap in 0u64..100,
+        ) {
+            let mut p = SdcParser::new();
+            let mut out = Vec::new();
+            let _ = p.feed(Direction::ToServer, &a, Ts(0), &mut out);
+            let _ = p.feed(Direction::ToClient, &b, Ts(0), &mut out);
+            let _ = p.gap(Direction::ToServer, gap, Ts(0), &mut out);
+            let _ = p.feed(Direction::ToServer, &b, Ts(0), &mut out);
+            p.end(Ts(0), &mut out);
+            let _ = probe(Direction::ToServer, &a);
+        }
+
+        #[test]
+        fn random_splits_equal_one_shot(cuts in proptest::collection::vec(0usize..4000, 0..12)) {
+            let (q, r) = (requests(), responses());
+            let whole = run(&[(Direction::ToServer, &q), (Direction::ToClient, &r)]);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (q.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut segs: Vec<(Direction, &[u8])> = Vec::new();
+            let mut prev = 0;
+            for c in cuts {
+                segs.push((Direction::ToServer, &q[prev..c]));
+                prev = c;
+            }
+            segs.push((Direction::ToServer, &q[prev..]));
+            segs.push((Direction::ToClient, &r));
+            proptest::prop_assert_eq!(run(&segs), whole);
+        }
+
+        #[test]
+        fn mutated_streams_never_panic(pos in 0usize..6000, byte in proptest::num::u8::ANY, step in 1usize..64) {
+            let mut q = [requests(), responses()].concat();
+            let n = q.len();
+            q[pos % n] = byte;
+            let mut p = SdcParser::new();
+            let mut out = Vec::new();
+            for c in q.chunks(step) {
+                let _ = p.feed(Direction::ToServer, c, Ts(0), &mut out);
+            }
+            p.end(Ts(0), &mut out);
+        }
     }
 }
