@@ -92,6 +92,24 @@ pub fn parse_discovery(datagram: &[u8], _ts: Ts, out: &mut Vec<AppEvent>) {
     }
 }
 
+/// Whether a UDP payload looks like a WS-Discovery message (for the sensor's UDP dispatch): XML whose
+/// first 2 KiB name the WS-Discovery 1.1 or the 2005/04 draft namespace. Unicast ProbeMatches and
+/// ResolveMatches travel between ephemeral ports (sdc11073 answers from a port other than 3702), so the
+/// port alone misses them.
+pub fn looks_like_discovery(datagram: &[u8]) -> bool {
+    let head = datagram.get(..2048).unwrap_or(datagram);
+    let xml = head
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'<' || b == 0xEF);
+    xml && [
+        &b"docs.oasis-open.org/ws-dd/ns/discovery"[..],
+        b"schemas.xmlsoap.org/ws/2005/04/discovery",
+    ]
+    .iter()
+    .any(|ns| head.windows(ns.len()).any(|w| w == *ns))
+}
+
 fn entry_event(mut ev: SdcEvent, e: DiscoEntry) -> SdcEvent {
     ev.device_class = classify(&e.types, &e.scopes).map(str::to_owned);
     if let Some(loc) = e.scopes.iter().find_map(|s| Location::parse(s)) {
@@ -365,6 +383,18 @@ mod tests {
         assert_eq!(evs.len(), MAX_MATCHES);
         assert_eq!(an, ["discovery_too_many_matches"]);
         assert_eq!(evs[0].device_class.as_deref(), Some("other"));
+    }
+
+    #[test]
+    fn discovery_lookalike() {
+        assert!(looks_like_discovery(include_bytes!(
+            "testdata/sdc_hello.xml"
+        )));
+        assert!(looks_like_discovery(include_bytes!(
+            "testdata/wsdapi_hello.xml"
+        )));
+        assert!(!looks_like_discovery(b"M-SEARCH * HTTP/1.1\r\n"));
+        assert!(!looks_like_discovery(b""));
     }
 
     #[test]

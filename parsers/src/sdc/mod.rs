@@ -55,7 +55,8 @@
 //! `http_chunk_invalid`, `http_body_over_cap`, `http_pipeline_overflow`, `http_incomplete_at_end`
 //! (the flow ended inside a message), `http_resync` (bytes skipped to find the next message start after
 //! an error or gap), `too_many_anomalies`.
-//! SOAP/XML: `not_soap_envelope`, `xml_malformed`, `xml_doctype` (SOAP 1.2 Part 1 §5 forbids DTDs),
+//! SOAP/XML: `not_soap_envelope` (discovery only: over HTTP a non-SOAP XML body such as a WSDL is
+//! reported by its root element name), `xml_malformed`, `xml_doctype` (SOAP 1.2 Part 1 §5 forbids DTDs),
 //! `xml_too_deep`, `xml_too_many_elements`, `soap_relates_to_mismatch`, `soap_content_encoded` (a
 //! compressed body that is counted but not scanned).
 //! Discovery: `discovery_not_xml`, `discovery_unknown_message`, `discovery_too_many_matches`.
@@ -64,7 +65,7 @@ pub mod discovery;
 pub mod http;
 pub mod soap;
 
-pub use discovery::parse_discovery;
+pub use discovery::{looks_like_discovery, parse_discovery};
 pub use http::{probe, SdcParser};
 
 use serde::Serialize;
@@ -291,7 +292,12 @@ impl SdcFields {
     /// Fills the SOAP fields from a scan.
     pub(crate) fn apply_scan(&mut self, s: soap::Scan) {
         let nz = |n: u32| (n > 0).then_some(n);
-        self.message = s.message;
+        // An empty Body (WS-Transfer Get, DPWS §5.1) is named by the last segment of its Action.
+        self.message = s.message.or_else(|| {
+            let a = s.action.as_deref()?;
+            let tail = a.rsplit(['/', ':']).next().filter(|t| !t.is_empty())?;
+            Some(soap::capped(tail, 64))
+        });
         self.action = s.action;
         self.message_id = s.message_id;
         self.relates_to = s.relates_to;
@@ -318,5 +324,284 @@ impl SdcFields {
         self.patient_context_present = s.patient_context_present.then_some(true);
         self.fault_code = s.fault_code;
         self.fault_subcode = s.fault_subcode;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Real captures: sdc11073 3.0.0 (pip) provider and consumer (its tutorial product, mdib.xml) on
+    //! 127.0.0.1 in a private network namespace, plain HTTP, no compression, recorded with tcpdump on lo
+    //! (2026-11-23). Fixtures extracted with tshark 4.x:
+    //!   `tshark -r sdc11073.pcap -q -z follow,tcp,raw,0` (consumer -> provider Get/Set/eventing) and
+    //!   `follow,tcp,raw,1` (provider -> consumer notifications), split into whole HTTP messages; the 4
+    //!   `GET ...?wsdl` exchanges (~100 KB WSDL each) were dropped to keep the fixtures small, every other
+    //!   message is byte-exact; `tshark -r sdc11073.pcap -Y udp -T fields -e udp.payload` for the 18
+    //!   discovery datagrams (stored as 2-byte big-endian length + payload).
+    //! Figures checked against tshark: stream 0 has 17 exchanges (13 kept), stream 1 has 14 POSTs each
+    //! answered by `200` with Content-Length 0; the GetMdibResponse (`http.file_data`, 16 965 bytes) holds
+    //! 36 `State` elements: 9 metric, 6 alert, 8 operation, 2 context (patient, location) and 11 other
+    //! component states; UDP: 5 Hello, 5 Probe, 3 ProbeMatches (unicast, ephemeral ports), 5 Bye.
+    use super::*;
+    use crate::{AppEvent, Direction, StreamParser, Ts};
+
+    const GS_Q: &[u8] = include_bytes!("testdata/sdc11073_consumer_get_set.toserver");
+    const GS_R: &[u8] = include_bytes!("testdata/sdc11073_consumer_get_set.toclient");
+    const NT_Q: &[u8] = include_bytes!("testdata/sdc11073_provider_notifications.toserver");
+    const NT_R: &[u8] = include_bytes!("testdata/sdc11073_provider_notifications.toclient");
+    const DISCO: &[u8] = include_bytes!("testdata/sdc11073_discovery.bin");
+
+    fn run_flow(q: &[&[u8]], r: &[&[u8]]) -> Vec<AppEvent> {
+        let mut p = SdcParser::new();
+        let mut out = Vec::new();
+        for s in q {
+            let _ = p.feed(Direction::ToServer, s, Ts(0), &mut out);
+        }
+        for s in r {
+            let _ = p.feed(Direction::ToClient, s, Ts(0), &mut out);
+        }
+        p.end(Ts(1), &mut out);
+        out
+    }
+
+    fn soap(out: &[AppEvent]) -> Vec<&SdcFields> {
+        out.iter()
+            .map(|e| match e {
+                AppEvent::Sdc(s) => &*s.0,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    fn names(evs: &[&SdcFields]) -> Vec<String> {
+        evs.iter()
+            .map(|e| e.message.clone().unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn sdc11073_get_set_and_eventing() {
+        let out = run_flow(&[GS_Q], &[GS_R]);
+        let e = soap(&out);
+        assert_eq!(e.len(), 26);
+        assert_eq!(
+            names(&e[..13]),
+            [
+                "Get",
+                "GetMetadata",
+                "GetMetadata",
+                "GetMetadata",
+                "GetMetadata",
+                "Subscribe",
+                "Subscribe",
+                "GetMdib",
+                "SetValue",
+                "SetString",
+                "Activate",
+                "Unsubscribe",
+                "Unsubscribe"
+            ]
+        );
+        assert_eq!(
+            names(&e[13..]),
+            [
+                "Metadata",
+                "Metadata",
+                "Metadata",
+                "Metadata",
+                "Metadata",
+                "SubscribeResponse",
+                "SubscribeResponse",
+                "GetMdibResponse",
+                "SetValueResponse",
+                "SetStringResponse",
+                "ActivateResponse",
+                "UnsubscribeResponse",
+                "UnsubscribeResponse"
+            ]
+        );
+        // Every response pairs with its request by HTTP order, and RelatesTo agrees.
+        for (q, r) in e[..13].iter().zip(&e[13..]) {
+            assert_eq!(r.relates_to, q.message_id);
+            assert_eq!(r.request_message, q.message);
+            assert_eq!(r.http_status, Some(200));
+        }
+        // DPWS ThisModel / ThisDevice from the WS-Transfer GetResponse.
+        let m = e[13];
+        assert_eq!(m.manufacturer.as_deref(), Some("Draeger"));
+        assert_eq!(m.model.as_deref(), Some("TestDevice"));
+        assert_eq!(m.model_number.as_deref(), Some("1.0"));
+        assert_eq!(m.firmware.as_deref(), Some("Version1"));
+        assert_eq!(m.serial.as_deref(), Some("12345"));
+        assert_eq!(m.friendly_name.as_deref(), Some("TestDevice"));
+        // Eventing.
+        assert_eq!(e[5].filter_actions.len(), 13);
+        assert_eq!(e[6].filter_actions.len(), 1);
+        assert!(e[6].filter_actions[0].ends_with("/SetService/OperationInvokedReport"));
+        assert_eq!(e[6].expires.as_deref(), Some("PT1M"));
+        assert_eq!(e[18].expires.as_deref(), Some("PT15S"));
+        // GetMdibResponse state counts (tshark figures in the module comment).
+        let g = e[20];
+        assert_eq!(g.mdib_version, Some(5));
+        assert_eq!(
+            (
+                g.metric_updates,
+                g.alert_updates,
+                g.operation_updates,
+                g.context_updates,
+                g.component_updates
+            ),
+            (Some(9), Some(6), Some(8), Some(2), Some(11))
+        );
+        assert_eq!(g.handles.len(), 32);
+        assert_eq!(g.handles_truncated, Some(true));
+        assert_eq!(g.patient_context_present, Some(true));
+        assert_eq!(g.content_length, Some(16965));
+        // Remote control: request handle, response InvocationState and TransactionId.
+        for (i, h, t) in [
+            (8, "numeric.ch0.vmd1_sco_0", 1),
+            (9, "string.ch0.vmd1_sco_0", 2),
+            (10, "actop.vmd1_sco_0", 3),
+        ] {
+            assert_eq!(e[i].operation_handle.as_deref(), Some(h));
+            assert_eq!(e[i + 13].operation_handle.as_deref(), Some(h));
+            assert_eq!(e[i + 13].invocation_state.as_deref(), Some("Wait"));
+            assert_eq!(e[i + 13].transaction_id, Some(t));
+        }
+        // The synthetic patient in the GetMdibResponse never reaches an event.
+        assert!(GS_R.windows(7).any(|w| w == b"Synthia"));
+        let json = serde_json::to_string(&out).unwrap();
+        for phi in ["Synthia", "Testpatient", "PAT-SYNTH-7"] {
+            assert!(!json.contains(phi));
+        }
+    }
+
+    #[test]
+    fn sdc11073_notifications() {
+        let out = run_flow(&[NT_Q], &[NT_R]);
+        let e = soap(&out);
+        // 14 POSTs; their 200/Content-Length: 0 answers emit nothing.
+        assert_eq!(e.len(), 14);
+        let reports = e
+            .iter()
+            .filter(|e| e.message.as_deref() == Some("EpisodicMetricReport"))
+            .count();
+        assert_eq!(reports, 5);
+        let states: Vec<(&str, &str, u64)> = e
+            .iter()
+            .filter(|e| e.message.as_deref() == Some("OperationInvokedReport"))
+            .map(|e| {
+                (
+                    e.operation_handle.as_deref().unwrap(),
+                    e.invocation_state.as_deref().unwrap(),
+                    e.transaction_id.unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("numeric.ch0.vmd1_sco_0", "Wait", 1),
+                ("numeric.ch0.vmd1_sco_0", "Start", 1),
+                ("numeric.ch0.vmd1_sco_0", "Fin", 1),
+                ("string.ch0.vmd1_sco_0", "Wait", 2),
+                ("string.ch0.vmd1_sco_0", "Start", 2),
+                ("string.ch0.vmd1_sco_0", "Fin", 2),
+                ("actop.vmd1_sco_0", "Wait", 3),
+                ("actop.vmd1_sco_0", "Start", 3),
+                ("actop.vmd1_sco_0", "Fin", 3),
+            ]
+        );
+        assert_eq!(e[0].metric_updates, Some(3));
+    }
+
+    /// Cuts through the real streams (every 37th byte, and byte-at-a-time) give the one-shot events.
+    #[test]
+    fn sdc11073_splits_equal_one_shot() {
+        for (q, r) in [(GS_Q, GS_R), (NT_Q, NT_R)] {
+            let whole = run_flow(&[q], &[r]);
+            for cut in (0..=q.len()).step_by(37) {
+                assert_eq!(
+                    run_flow(&[&q[..cut], &q[cut..]], &[r]),
+                    whole,
+                    "request cut {cut}"
+                );
+            }
+            for cut in (0..=r.len()).step_by(37) {
+                assert_eq!(
+                    run_flow(&[q], &[&r[..cut], &r[cut..]]),
+                    whole,
+                    "response cut {cut}"
+                );
+            }
+            let qs: Vec<&[u8]> = q.chunks(1).collect();
+            let rs: Vec<&[u8]> = r.chunks(1).collect();
+            assert_eq!(run_flow(&qs, &rs), whole);
+        }
+    }
+
+    #[test]
+    fn sdc11073_probes() {
+        assert_eq!(probe(Direction::ToServer, GS_Q), crate::Probe::Yes);
+        assert_eq!(probe(Direction::ToClient, GS_R), crate::Probe::Yes);
+        assert_eq!(probe(Direction::ToServer, NT_Q), crate::Probe::Yes);
+    }
+
+    #[test]
+    fn sdc11073_discovery() {
+        let mut r = crate::wire::Reader::new(DISCO);
+        let mut counts = std::collections::BTreeMap::new();
+        let mut n = 0;
+        while let Some(len) = r.be_u16() {
+            let dg = r.take(usize::from(len)).unwrap();
+            assert!(discovery::looks_like_discovery(dg));
+            n += 1;
+            let mut out = Vec::new();
+            parse_discovery(dg, Ts(0), &mut out);
+            assert_eq!(out.len(), 1);
+            let AppEvent::Sdc(e) = &out[0] else {
+                panic!("{out:?}")
+            };
+            *counts.entry(e.message.clone().unwrap()).or_insert(0) += 1;
+            match e.message.as_deref() {
+                Some("Hello" | "ProbeMatches") => {
+                    assert_eq!(e.device_class.as_deref(), Some("medical"));
+                    assert_eq!(
+                        e.epr.as_deref(),
+                        Some("urn:uuid:beb4c83c-6d20-560a-bc9f-d90c1deb65cc")
+                    );
+                    assert_eq!(e.location_facility.as_deref(), Some("HOSP"));
+                    assert_eq!(e.location_point_of_care.as_deref(), Some("CU2"));
+                    assert_eq!(e.location_bed.as_deref(), Some("BedSim"));
+                    assert_eq!(
+                        e.xaddrs,
+                        ["http://127.0.0.1:55999/beb4c83c6d20560abc9fd90c1deb65cc"]
+                    );
+                    assert_eq!(e.metadata_version, Some(1));
+                    assert_eq!(e.scopes.len(), 3);
+                }
+                Some("Probe") => assert_eq!(e.device_class.as_deref(), Some("medical")),
+                Some("Bye") => assert_eq!(e.device_class, None),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(n, 18);
+        let want: std::collections::BTreeMap<String, i32> =
+            [("Bye", 5), ("Hello", 5), ("Probe", 5), ("ProbeMatches", 3)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+        assert_eq!(counts, want);
+    }
+
+    #[test]
+    fn json_skips_empty_fields() {
+        let mut e = SdcEvent::new(SdcKind::Soap);
+        e.message = Some("SetValue".into());
+        e.operation_handle = Some("op".into());
+        let json = serde_json::to_string(&AppEvent::Sdc(e)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"soap","message":"SetValue","operation_handle":"op"}"#
+        );
     }
 }

@@ -335,10 +335,16 @@ impl Scanner {
             let ok_ns =
                 matches!(ns, ResolveResult::Bound(n) if n.0 == NS_SOAP12 || n.0 == NS_SOAP11);
             if l.as_ref() != "Envelope" || !ok_ns {
-                self.anomaly(
-                    "not_soap_envelope",
-                    format!("root element {} is not a SOAP envelope", capped(qname, 64)),
-                );
+                if self.mode == Mode::Http {
+                    // Plain XML over HTTP (a DPWS consumer fetching `?wsdl` gets `wsdl:definitions`):
+                    // report the root element, no anomaly.
+                    self.out.message = Some(capped(local, 64));
+                } else {
+                    self.anomaly(
+                        "not_soap_envelope",
+                        format!("root element {} is not a SOAP envelope", capped(qname, 64)),
+                    );
+                }
                 return false;
             }
             self.out.envelope = true;
@@ -825,7 +831,14 @@ mod tests {
         assert_eq!(http(ns.as_bytes()).anomalies[0].0, "xml_malformed");
         let mismatched = env("<a></b>");
         assert_eq!(http(mismatched.as_bytes()).anomalies[0].0, "xml_malformed");
-        assert_eq!(http(b"<notsoap/>").anomalies[0].0, "not_soap_envelope");
+        assert_eq!(
+            scan(b"<notsoap/>", Mode::Discovery, false).anomalies[0].0,
+            "not_soap_envelope"
+        );
+        // Over HTTP, plain XML (a WSDL) is named, not an anomaly.
+        let wsdl = http(br#"<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"/>"#);
+        assert!(wsdl.anomalies.is_empty());
+        assert_eq!(wsdl.message.as_deref(), Some("definitions"));
         // Handles are capped; many attributes per element do not slow the scan down.
         let states: String = (0..100)
             .map(|i| format!(r#"<m:MetricState DescriptorHandle="h{i}"/>"#))
