@@ -186,7 +186,7 @@ pub fn scan(doc: &[u8], mode: Mode, truncated: bool) -> Scan {
         elements: 0,
         in_header: false,
         in_body: false,
-        body_depth_first: None,
+        seen_message: false,
         fault: false,
     };
     s.run(doc, truncated);
@@ -225,8 +225,8 @@ struct Scanner {
     elements: u32,
     in_header: bool,
     in_body: bool,
-    /// The message element has been seen.
-    body_depth_first: Option<()>,
+    /// The message element (first child of the Body) has been seen.
+    seen_message: bool,
     fault: bool,
 }
 
@@ -370,8 +370,8 @@ impl Scanner {
     }
 
     fn body_element(&mut self, e: &BytesStart<'_>, local: &str, depth: usize, empty: bool) {
-        if depth == 2 && self.body_depth_first.is_none() {
-            self.body_depth_first = Some(());
+        if depth == 2 && !self.seen_message {
+            self.seen_message = true;
             self.out.message = Some(capped(local, 64));
             self.fault = local == "Fault";
             if let Some(v) = attr(e, "MdibVersion") {
