@@ -479,6 +479,7 @@ impl Scanner {
     /// `pm:State` (GetMdib's MdState, WaveformStream, GetMdState): classified by `xsi:type`.
     fn classify_state(&mut self, e: &BytesStart<'_>) {
         let ty = xsi_type_local(e).unwrap_or_default();
+        let ty: &str = &ty;
         let o = &mut self.out;
         if ty.ends_with("MetricState") {
             o.metric_updates = o.metric_updates.saturating_add(1);
@@ -688,10 +689,14 @@ fn attr<'a>(e: &'a BytesStart<'_>, local: &str) -> Option<std::borrow::Cow<'a, s
     None
 }
 
-/// The local part of an element's `xsi:type` (`pm:NumericMetricState` gives `NumericMetricState`).
-fn xsi_type_local(e: &BytesStart<'_>) -> Option<String> {
+/// The local part of an element's `xsi:type` (`pm:NumericMetricState` gives `NumericMetricState`),
+/// borrowed where the value needs no normalisation.
+fn xsi_type_local<'a>(e: &'a BytesStart<'_>) -> Option<std::borrow::Cow<'a, str>> {
     let v = attr(e, "type")?;
-    Some(capped(local_of(v.trim()), 64))
+    Some(match v {
+        std::borrow::Cow::Borrowed(b) => std::borrow::Cow::Borrowed(local_of(b.trim())),
+        std::borrow::Cow::Owned(o) => std::borrow::Cow::Owned(local_of(o.trim()).to_owned()),
+    })
 }
 
 #[cfg(test)]
