@@ -372,6 +372,37 @@ mod tests {
         );
     }
 
+    // WS-Discovery 1.1 §6: Resolve carries only the EPR; ResolveMatches one ResolveMatch with XAddrs.
+    #[test]
+    fn resolve_and_matches() {
+        let env = |body: &str| {
+            format!(
+                r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing" xmlns:d="http://docs.oasis-open.org/ws-dd/ns/discovery/2009/01" xmlns:m="http://standards.ieee.org/downloads/11073/11073-20702-2016"><s:Body>{body}</s:Body></s:Envelope>"#
+            )
+        };
+        let (e, an) = events(
+            env("<d:Resolve><a:EndpointReference><a:Address>urn:uuid:1</a:Address></a:EndpointReference></d:Resolve>")
+                .as_bytes(),
+        );
+        assert!(an.is_empty());
+        assert_eq!(
+            (e[0].message.as_deref(), e[0].epr.as_deref()),
+            (Some("Resolve"), Some("urn:uuid:1"))
+        );
+        assert_eq!(e[0].device_class, None);
+        let (e, an) = events(
+            env("<d:ResolveMatches><d:ResolveMatch><a:EndpointReference><a:Address>urn:uuid:1</a:Address></a:EndpointReference><d:Types>m:MedicalDevice</d:Types><d:XAddrs>https://10.1.2.3:6464/x</d:XAddrs><d:MetadataVersion>3</d:MetadataVersion></d:ResolveMatch></d:ResolveMatches>")
+                .as_bytes(),
+        );
+        assert!(an.is_empty());
+        assert_eq!(e[0].message.as_deref(), Some("ResolveMatches"));
+        assert_eq!(e[0].device_class.as_deref(), Some("medical"));
+        assert_eq!(e[0].xaddrs, ["https://10.1.2.3:6464/x"]);
+        assert_eq!(e[0].metadata_version, Some(3));
+        let (e, _) = events(env("<d:ProbeMatches/>").as_bytes());
+        assert_eq!((e.len(), e[0].epr.as_deref()), (1, None));
+    }
+
     #[test]
     fn many_matches_are_capped() {
         let m = "<d:ProbeMatch><a:EndpointReference><a:Address>urn:x</a:Address></a:EndpointReference><d:Types>x:Y</d:Types></d:ProbeMatch>";
