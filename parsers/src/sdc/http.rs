@@ -1060,6 +1060,29 @@ mod tests {
         assert_eq!(e[1].request_message.as_deref(), Some("SetValue"));
     }
 
+    // DPWS consumers fetch the WSDL with a plain GET (as sdc11073 does): named by its root, no anomaly.
+    #[test]
+    fn wsdl_fetch_is_not_an_anomaly() {
+        let q = b"GET /dev/Get/?wsdl HTTP/1.1\r\nHost: a\r\n\r\n";
+        let body = br#"<?xml version="1.0"?><wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"><wsdl:types/></wsdl:definitions>"#;
+        let r = [
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+            body,
+        ]
+        .concat();
+        let out = run(&[(Direction::ToServer, q), (Direction::ToClient, &r)]);
+        assert!(kinds(&out).is_empty());
+        let e = sdc(&out);
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].http_method.as_deref(), Some("GET"));
+        assert_eq!(e[0].message, None);
+        assert_eq!(e[1].message.as_deref(), Some("definitions"));
+    }
+
     #[test]
     fn relates_to_mismatch() {
         let q = post("/dev/Get", GETMDIB);
