@@ -1340,6 +1340,25 @@ mod tests {
             proptest::prop_assert_eq!(run(&segs), whole);
         }
 
+        /// Any input, valid or not, split anywhere, gives the same events (anomalies included).
+        #[test]
+        fn garbage_splits_equal_one_shot(
+            parts in proptest::collection::vec(0usize..12, 0..40),
+            cut in 0usize..4000,
+        ) {
+            const VOCAB: [&[u8]; 12] = [
+                b"POST / HTTP/1.1\r\n", b"HTTP/1.1 200 OK\r\n", b"Content-Length: 5\r\n",
+                b"Transfer-Encoding: chunked\r\n", b"\r\n", b"3\r\nabc\r\n", b"0\r\n\r\n",
+                b"<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body><m:SetValue xmlns:m=\"u\"/></s:Body></s:Envelope>",
+                b"GET ", b"zz\n", b">", b"Content-Length: x\r\n",
+            ];
+            let data: Vec<u8> = parts.iter().flat_map(|&i| VOCAB[i].iter().copied()).collect();
+            let cut = cut % (data.len() + 1);
+            let whole = run(&[(Direction::ToServer, &data)]);
+            let split = run(&[(Direction::ToServer, &data[..cut]), (Direction::ToServer, &data[cut..])]);
+            proptest::prop_assert_eq!(split, whole);
+        }
+
         #[test]
         fn mutated_streams_never_panic(pos in 0usize..6000, byte in proptest::num::u8::ANY, step in 1usize..64) {
             let mut q = [requests(), responses()].concat();
