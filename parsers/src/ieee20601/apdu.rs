@@ -49,8 +49,33 @@ impl Ctx {
     }
 }
 
-/// Anomalies found while decoding one APDU: (kind, detail).
-pub type Issues = Vec<(&'static str, String)>;
+/// Most anomalies kept per APDU (the rest are only counted).
+pub const MAX_ISSUES: usize = 8;
+
+/// Anomalies found while decoding one APDU, (kind, detail): at most [`MAX_ISSUES`] kept.
+#[derive(Debug, Default)]
+pub struct Issues {
+    pub list: Vec<(&'static str, String)>,
+    pub dropped: usize,
+}
+
+impl Issues {
+    pub fn push(&mut self, issue: (&'static str, String)) {
+        if self.list.len() < MAX_ISSUES {
+            self.list.push(issue);
+        } else {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+    /// A mark to roll back to.
+    fn mark(&self) -> (usize, usize) {
+        (self.list.len(), self.dropped)
+    }
+    fn rollback(&mut self, (len, dropped): (usize, usize)) {
+        self.list.truncate(len);
+        self.dropped = dropped;
+    }
+}
 
 fn hex(b: &[u8], cap: usize) -> String {
     use std::fmt::Write as _;
@@ -294,13 +319,13 @@ pub fn prst(
             r
         }
     };
-    let before = issues.len();
+    let before = issues.mark();
     if message(choice, msg, ctx, info, issues).is_none() && !truncated {
         short(issues, name, 0);
     }
     if truncated {
         // Decoding stopped at the cap: complaints about the missing tail would be noise.
-        issues.truncate(before);
+        issues.rollback(before);
     }
 }
 
@@ -335,7 +360,8 @@ fn message(
         // EventReportArgumentSimple: obj-handle, event-time, event-type, event-info.
         0x0100 | 0x0101 => {
             info.obj_handle = Some(r.be_u16()?);
-            r.be_u32()?; // event-time: not reported
+            // event-time: RelativeTime of the agent's clock (1/8 ms ticks), not a measurement.
+            info.event_time = Some(r.be_u32()?);
             let et = r.be_u16()?;
             set_event_type(info, et);
             let ev = any(&mut r)?;

@@ -18,8 +18,10 @@
 //!   reported context-free (partition << 16 | code).
 //!
 //! # What is decoded, what is skipped
-//! Observation values, event times, person ids and option values are never decoded or reported: only
-//! counts and codes. Other event types (segment data, scanner reports) are named by `event_type_code`
+//! Observation values, person ids and option values are never decoded or reported: only counts and
+//! codes (and the event report's relative time stamp). The handle → type map lives per flow: an
+//! extended configuration that the manager accepted from an earlier association is not known here, so
+//! its observations are counted by handle without a code. Other event types (segment data, scanner reports) are named by `event_type_code`
 //! and skipped. Standard configurations the manager already knows (pulse oximeter 400/401, blood
 //! pressure 700, thermometer 800, weight scale 1500, glucose 1700) seed the handle → type map.
 //!
@@ -29,7 +31,8 @@
 //! 64 config objects, 32 observation keys, 32 attribute ids, 64 handle mappings, strings 64 bytes,
 //! system-id 32 bytes. MDER counts are never trusted: every walk is bounded by the enclosing length.
 //! Kinds: `unknown_apdu_type`, `malformed_apdu`, `length_mismatch`, `count_mismatch`, `trailing_bytes`,
-//! `unknown_data_apdu_choice`, `bad_assoc_version`, `no_mder`, `too_many_objects`, `resync_failed`.
+//! `unknown_data_apdu_choice`, `bad_assoc_version`, `no_mder`, `too_many_objects`, `resync_failed`,
+//! `more_anomalies` (at most [`apdu::MAX_ISSUES`] anomalies per APDU, then this one with the count of the rest).
 //! After an unknown APDU type or a gap past the current APDU a direction hunts for a plausible APDU
 //! header (6-byte window: choice, length, and a body start consistent with it) for up to
 //! [`HUNT_LIMIT`] bytes, then gives up (`resync_failed`); when both directions gave up, `feed` returns
@@ -139,6 +142,9 @@ pub struct Ieee20601Info {
     pub invoke_id: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub obj_handle: Option<u16>,
+    /// Event reports: the agent's RelativeTime (1/8 ms ticks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_type_code: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -384,7 +390,7 @@ impl Ieee20601Parser {
             truncated: d.truncated,
             ..Default::default()
         };
-        let mut issues = Vec::new();
+        let mut issues = apdu::Issues::default();
         let body = d.body.as_slice();
         match choice {
             AARQ => apdu::aarq(body, ctx, &mut info, &mut issues),
@@ -410,8 +416,18 @@ impl Ieee20601Parser {
         } else {
             d.body.clear();
         }
-        for (kind, detail) in issues {
+        for (kind, detail) in issues.list {
             out.push(AppEvent::anomaly("ieee20601", kind, detail));
+        }
+        if issues.dropped > 0 {
+            out.push(AppEvent::anomaly(
+                "ieee20601",
+                "more_anomalies",
+                format!(
+                    "{} further anomalies in this APDU not reported",
+                    issues.dropped
+                ),
+            ));
         }
         out.push(AppEvent::Ieee20601(info.into()));
     }

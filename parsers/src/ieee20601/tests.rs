@@ -431,6 +431,7 @@ fn real_nonin_association_and_fixed_scan() {
     let scan = ev[1];
     assert_eq!(scan.data_apdu, Some("event_report"));
     assert_eq!(scan.invoke_id, Some(0x8000));
+    assert_eq!(scan.event_time, Some(0x0008_a340));
     assert_eq!(scan.event_type_code, Some(0x0d1d));
     assert_eq!(scan.observation_count, Some(2));
     // Standard configuration 401 (11073-10404): handle 1 SpO2, handle 10 pulse rate.
@@ -522,6 +523,29 @@ fn length_and_count_mismatches() {
     let (out, ev) = one(&prst(1, 0x0101, &msg));
     assert_eq!(kinds(&out), ["count_mismatch"]);
     assert!(ev.config_objects.is_empty());
+}
+
+#[test]
+fn anomalies_per_apdu_are_capped() {
+    // 20 config objects, each claiming 9 attributes in an empty list: 20 count mismatches, 8 reported.
+    let mut objs = Vec::new();
+    for h in 1..=20u16 {
+        objs.extend(be16(6));
+        objs.extend(be16(h));
+        objs.extend(seq(9, &[]));
+    }
+    let mut info = be16(0x4000).to_vec();
+    info.extend(seq(20, &objs));
+    let mut msg = be16(0).to_vec();
+    msg.extend([0, 0, 0, 0]);
+    msg.extend(be16(0x0d1c));
+    msg.extend(os(&info));
+    let (out, ev) = one(&prst(1, 0x0101, &msg));
+    let k = kinds(&out);
+    assert_eq!(k.len(), 9, "{k:?}");
+    assert_eq!(k[..8], ["count_mismatch"; 8]);
+    assert_eq!(k[8], "more_anomalies");
+    assert_eq!(ev.config_objects.len(), 20);
 }
 
 #[test]

@@ -27,6 +27,29 @@ pub const fn is_grease(v: u16) -> bool {
 /// A problem found inside a hello that still decoded: (anomaly kind, detail).
 pub type Issue = (&'static str, String);
 
+/// Most issues kept per hello (the rest are only counted).
+pub const MAX_ISSUES: usize = 8;
+
+/// Issues of one hello: at most [`MAX_ISSUES`] kept, the rest counted.
+#[derive(Debug, Default)]
+pub struct Issues {
+    pub list: Vec<Issue>,
+    pub dropped: usize,
+}
+
+impl Issues {
+    pub fn push(&mut self, issue: Issue) {
+        if self.list.len() < MAX_ISSUES {
+            self.list.push(issue);
+        } else {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
 fn push_capped<T>(v: &mut Vec<T>, cap: usize, x: T) {
     if v.len() < cap {
         v.push(x);
@@ -51,7 +74,7 @@ pub struct ClientHelloView<'a> {
     pub supported_groups: Vec<u16>,
     /// supported_versions (RFC 8446 §4.2.1), non-GREASE.
     pub supported_versions: Vec<u16>,
-    pub issues: Vec<Issue>,
+    pub issues: Issues,
 }
 
 /// A decoded ServerHello.
@@ -67,7 +90,7 @@ pub struct ServerHelloView<'a> {
     pub alpn: Option<&'a [u8]>,
     /// RFC 8446 §4.1.3: a ServerHello whose random is the HelloRetryRequest constant.
     pub hello_retry_request: bool,
-    pub issues: Vec<Issue>,
+    pub issues: Issues,
 }
 
 impl ServerHelloView<'_> {

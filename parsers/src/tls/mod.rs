@@ -38,7 +38,8 @@
 //! hello buffer (≤ 64 KiB, released after decoding). Kinds: `bad_record_type`, `bad_record_version`,
 //! `record_too_long`, `handshake_too_long`, `interleaved_handshake`, `unknown_handshake_type`,
 //! `malformed_client_hello`, `malformed_server_hello`, `malformed_extension`, `duplicate_extension`,
-//! `trailing_bytes`, `sni_not_printable`, `heartbeat_in_clear`, `resync_failed`. After a framing error
+//! `trailing_bytes`, `sni_not_printable`, `heartbeat_in_clear`, `resync_failed`, `more_anomalies` (at
+//! most 8 anomalies are reported per hello, then this one with the count of the rest). After a framing error
 //! or a gap past the current record the direction hunts for a plausible record header (sliding 5-byte
 //! window) for up to [`HUNT_LIMIT`] bytes, then gives up (`resync_failed`); when both directions gave up
 //! `feed` returns [`Progress::Done`].
@@ -665,9 +666,7 @@ impl TlsParser {
     }
 
     fn client_hello(&mut self, ch: &ClientHelloView<'_>, out: &mut Vec<AppEvent>) {
-        for (kind, detail) in &ch.issues {
-            out.push(AppEvent::anomaly("tls", kind, detail.clone()));
-        }
+        emit_issues(&ch.issues, out);
         let sni = ch.sni.map(|s| {
             let (s, clean) = printable(s);
             if !clean {
@@ -707,9 +706,7 @@ impl TlsParser {
     }
 
     fn server_hello(&mut self, sh: &ServerHelloView<'_>, out: &mut Vec<AppEvent>) {
-        for (kind, detail) in &sh.issues {
-            out.push(AppEvent::anomaly("tls", kind, detail.clone()));
-        }
+        emit_issues(&sh.issues, out);
         let version = sh.version();
         self.negotiated = Some(version);
         let client = self.client.clone().unwrap_or_default();
@@ -785,6 +782,22 @@ impl TlsParser {
                 }
             }
         }
+    }
+}
+
+fn emit_issues(issues: &hello::Issues, out: &mut Vec<AppEvent>) {
+    for (kind, detail) in &issues.list {
+        out.push(AppEvent::anomaly("tls", kind, detail.clone()));
+    }
+    if issues.dropped > 0 {
+        out.push(AppEvent::anomaly(
+            "tls",
+            "more_anomalies",
+            format!(
+                "{} further anomalies in this message not reported",
+                issues.dropped
+            ),
+        ));
     }
 }
 

@@ -383,6 +383,21 @@ fn malformed_client_hello_and_extensions() {
 }
 
 #[test]
+fn anomalies_per_hello_are_capped() {
+    // 30 repeats of one extension: 29 duplicate_extension, 8 reported plus one more_anomalies.
+    let mut b = vec![0x03, 0x03];
+    b.extend([0; 32]);
+    b.extend([0, 0, 2, 0x13, 0x01, 1, 0]);
+    let exts: Vec<u8> = (0..30).flat_map(|_| ext(0x0017, &[])).collect();
+    b.extend(vec16(&exts));
+    let out = run(&vec![(ToServer, record(22, &handshake(1, &b)))], &one_shot);
+    let k = anomaly_kinds(&out);
+    assert_eq!(k[..8], ["duplicate_extension"; 8]);
+    assert_eq!(k[8..], ["more_anomalies"]);
+    assert!(matches!(&out[8], AppEvent::Anomaly(a) if a.detail.starts_with("21 further")));
+}
+
+#[test]
 fn sni_with_control_bytes_is_escaped() {
     let out = run(
         &vec![(
