@@ -694,3 +694,4 @@ proptest! {
         let _ = run(&vec![(ToServer, bytes)], &one_shot);
     }
 }
+include!("testdata/real_tests.rs");
