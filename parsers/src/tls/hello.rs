@@ -302,6 +302,11 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloView<'_>, (&'static 
 }
 
 #[cfg(test)]
+pub(crate) mod tests_support {
+    pub const HRR_RANDOM: [u8; 32] = super::HRR_RANDOM;
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -277,6 +277,51 @@ fn tls12_multi_message_record_alert_and_ccs() {
 }
 
 #[test]
+fn hello_retry_request_then_second_client_hello_after_ccs() {
+    // RFC 8446 §4.1.4 HRR, and §D.4: in compatibility mode the client sends a dummy CCS before its
+    // second ClientHello, which must still be decoded (TLS 1.3 CCS does not start encryption).
+    let mut hrr = vec![0x03, 0x03];
+    hrr.extend(hello::tests_support::HRR_RANDOM);
+    hrr.extend(vec8(&[0x22; 32]));
+    hrr.extend(u16s(&[0x1301]));
+    hrr.push(0);
+    let mut exts = ext(0x002b, &u16s(&[0x0304]));
+    exts.extend(ext(0x0033, &u16s(&[0x0017])));
+    hrr.extend(vec16(&exts));
+    let mut cli2 = record(20, &[1]);
+    cli2.extend(record(
+        22,
+        &handshake(1, &client_hello_body(b"second.example")),
+    ));
+    let stream = vec![
+        (
+            ToServer,
+            record(22, &handshake(1, &client_hello_body(b"first.example"))),
+        ),
+        (ToClient, record(22, &handshake(2, &hrr))),
+        (ToServer, cli2),
+        (ToClient, record(22, &handshake(2, &server_hello_body_13()))),
+    ];
+    let out = run(&stream, &one_shot);
+    assert_eq!(anomaly_kinds(&out), Vec::<&str>::new());
+    let ev = tls_events(&out);
+    let kinds: Vec<_> = ev.iter().map(|e| (e.kind, e.hello_retry_request)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("client_hello", false),
+            ("server_hello", true),
+            ("client_hello", false),
+            ("server_hello", false),
+            ("session_end", false),
+        ]
+    );
+    assert_eq!(ev[2].sni.as_deref(), Some("second.example"));
+    assert_eq!(ev[3].sni.as_deref(), Some("second.example"));
+    all_splits_equal(&stream);
+}
+
+#[test]
 fn handshake_message_spanning_records() {
     // RFC 8446 §5.1: handshake messages may be fragmented across records.
     let msg = handshake(1, &client_hello_body(b"x.example"));
