@@ -40,7 +40,7 @@ fn bench(c: &mut Criterion) {
     let mut stream = Vec::new();
     for _ in 0..256 {
         stream.extend([23u8, 3, 3, 0x40, 0x00]);
-        stream.extend(std::iter::repeat(0xa5u8).take(16384));
+        stream.extend(vec![0xa5u8; 16384]);
     }
     for seg in stream.chunks(1448) {
         bulk.push((Direction::ToClient, seg.to_vec()));
