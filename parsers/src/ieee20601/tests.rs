@@ -645,6 +645,32 @@ fn garbage_gives_up_after_hunt_limit() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
+    /// Any input, valid or not, gives the same events for any split (hunting and resync included).
+    #[test]
+    fn arbitrary_input_split_equals_one_shot(junk in proptest::collection::vec(any::<u8>(), 0..600),
+                                             at in 0usize..4,
+                                             cuts in proptest::collection::vec(1usize..50, 1..20)) {
+        let mut stream = session();
+        let i = at % stream.len();
+        let mut b = junk.clone();
+        b.extend(stream[i].1.iter().copied());
+        stream[i].1 = b;
+        let whole = run(&stream, &one_shot);
+        let split = |b: &[u8]| {
+            let mut v = Vec::new();
+            let mut rest = b;
+            let mut k = 0;
+            while !rest.is_empty() {
+                let n = cuts[k % cuts.len()].min(rest.len());
+                v.push(rest[..n].to_vec());
+                rest = &rest[n..];
+                k += 1;
+            }
+            v
+        };
+        prop_assert_eq!(run(&stream, &split), whole);
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(a in proptest::collection::vec(any::<u8>(), 0..2048),
                                    b in proptest::collection::vec(any::<u8>(), 0..2048)) {

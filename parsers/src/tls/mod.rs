@@ -58,6 +58,8 @@ pub const MAX_RECORD: usize = 16384 + 2048;
 pub const MAX_HANDSHAKE: usize = 64 * 1024;
 /// Bytes scanned for a record header after losing framing before giving up on a direction.
 pub const HUNT_LIMIT: u64 = 64 * 1024;
+/// Alerts reported per alert record (a record may carry several 2-byte alerts).
+const MAX_ALERTS_PER_RECORD: usize = 4;
 /// Longest SNI / ALPN string kept (bytes of input).
 const MAX_STR: usize = 255;
 
@@ -352,6 +354,8 @@ struct Dir {
     hs_buf: CapBuf,
     alert: [u8; 2],
     alert_len: usize,
+    /// Alerts seen in the current alert record (only the first few are reported).
+    alerts_in_record: usize,
     records: u64,
     opaque_bytes: u64,
 }
@@ -369,6 +373,7 @@ impl Dir {
             hs_buf: CapBuf::new(MAX_HANDSHAKE),
             alert: [0; 2],
             alert_len: 0,
+            alerts_in_record: 0,
             records: 0,
             opaque_bytes: 0,
         }
@@ -478,6 +483,11 @@ impl TlsParser {
             );
         }
         d.records = d.records.saturating_add(1);
+        d.alerts_in_record = 0;
+        if typ != CT_ALERT {
+            // An alert cut across records continues only in the next alert record.
+            d.alert_len = 0;
+        }
         if !d.opaque && typ != CT_HANDSHAKE && d.handshake_pending() {
             d.reset_handshake();
             out.push(AppEvent::anomaly(
@@ -528,6 +538,10 @@ impl TlsParser {
                     }
                     if d.alert_len == 2 {
                         d.alert_len = 0;
+                        d.alerts_in_record = d.alerts_in_record.saturating_add(1);
+                        if d.alerts_in_record > MAX_ALERTS_PER_RECORD {
+                            continue;
+                        }
                         let [level, desc] = d.alert;
                         out.push(AppEvent::Tls(TlsEvent::from(TlsInfo {
                             kind: "alert",
@@ -543,8 +557,6 @@ impl TlsParser {
                             }),
                             ..Default::default()
                         })));
-                        // Alerts are 2 bytes; extra bytes in the record are ignored.
-                        break;
                     }
                 }
             }

@@ -322,6 +322,35 @@ fn hello_retry_request_then_second_client_hello_after_ccs() {
 }
 
 #[test]
+fn several_alerts_in_one_record_and_one_across_records() {
+    // RFC 5246 §6.2.1 allows several messages of one content type in a record: two alerts here, then
+    // a third cut across two alert records, then a 12-alert record of which 4 are reported.
+    let mut bytes = record(21, &[1, 0, 2, 40]);
+    bytes.extend(record(21, &[2]));
+    bytes.extend(record(21, &[70]));
+    bytes.extend(record(21, &[1, 0].repeat(12)));
+    let stream = vec![(ToClient, bytes)];
+    let out = run(&stream, &one_shot);
+    let d: Vec<_> = tls_events(&out)
+        .iter()
+        .filter_map(|e| e.alert_description.clone())
+        .collect();
+    assert_eq!(
+        d,
+        [
+            "close_notify",
+            "handshake_failure",
+            "protocol_version",
+            "close_notify",
+            "close_notify",
+            "close_notify",
+            "close_notify"
+        ]
+    );
+    all_splits_equal(&stream);
+}
+
+#[test]
 fn handshake_message_spanning_records() {
     // RFC 8446 §5.1: handshake messages may be fragmented across records.
     let msg = handshake(1, &client_hello_body(b"x.example"));
@@ -512,6 +541,32 @@ include!("testdata/real_tests.rs");
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any input, valid or not, gives the same events for any split (hunting and resync included).
+    #[test]
+    fn arbitrary_input_split_equals_one_shot(junk in proptest::collection::vec(any::<u8>(), 0..600),
+                                             at in 0usize..4,
+                                             cuts in proptest::collection::vec(1usize..50, 1..20)) {
+        let mut stream = tls13_session();
+        let i = at % stream.len();
+        let mut b = junk.clone();
+        b.extend(stream[i].1.iter().copied());
+        stream[i].1 = b;
+        let whole = run(&stream, &one_shot);
+        let split = |b: &[u8]| {
+            let mut v = Vec::new();
+            let mut rest = b;
+            let mut k = 0;
+            while !rest.is_empty() {
+                let n = cuts[k % cuts.len()].min(rest.len());
+                v.push(rest[..n].to_vec());
+                rest = &rest[n..];
+                k += 1;
+            }
+            v
+        };
+        prop_assert_eq!(run(&stream, &split), whole);
+    }
 
     #[test]
     fn arbitrary_bytes_never_panic(a in proptest::collection::vec(any::<u8>(), 0..2048),
