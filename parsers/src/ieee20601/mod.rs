@@ -32,7 +32,9 @@
 //! system-id 32 bytes. MDER counts are never trusted: every walk is bounded by the enclosing length.
 //! Kinds: `unknown_apdu_type`, `malformed_apdu`, `length_mismatch`, `count_mismatch`, `trailing_bytes`,
 //! `unknown_data_apdu_choice`, `bad_assoc_version`, `no_mder`, `too_many_objects`, `resync_failed`,
-//! `more_anomalies` (at most [`apdu::MAX_ISSUES`] anomalies per APDU, then this one with the count of the rest).
+//! `more_anomalies` (at most [`apdu::MAX_ISSUES`] anomalies per APDU, then this one with the count of the
+//! rest), `anomalies_suppressed` (at [`StreamParser::end`], when more than [`MAX_ANOMALIES_PER_FLOW`]
+//! (100) anomalies were raised in the flow: the rest are counted, not reported).
 //! After an unknown APDU type or a gap past the current APDU a direction hunts for a plausible APDU
 //! header (6-byte window: choice, length, and a body start consistent with it) for up to
 //! [`HUNT_LIMIT`] bytes, then gives up (`resync_failed`); when both directions gave up, `feed` returns
@@ -309,11 +311,64 @@ impl Dir {
     }
 }
 
+/// Anomalies reported per flow; later ones are counted and summed up at [`StreamParser::end`] in one
+/// `anomalies_suppressed` anomaly, so hostile input cannot flood the event stream. Suppression goes by
+/// the order of anomalies, so it does not depend on how the stream was split.
+pub const MAX_ANOMALIES_PER_FLOW: u32 = 100;
+
+#[derive(Debug, Default)]
+struct AnomalyBudget {
+    reported: u32,
+    suppressed: u64,
+}
+
+impl AnomalyBudget {
+    /// Drops anomalies pushed since `from` once the budget is spent.
+    fn apply(&mut self, out: &mut Vec<AppEvent>, from: usize) {
+        let is_anomaly = |e: &AppEvent| matches!(e, AppEvent::Anomaly(_));
+        let new = out
+            .get(from..)
+            .map_or(0, |s| s.iter().filter(|e| is_anomaly(e)).count());
+        let room = MAX_ANOMALIES_PER_FLOW.saturating_sub(self.reported) as usize;
+        if new <= room {
+            self.reported = self
+                .reported
+                .saturating_add(u32::try_from(new).unwrap_or(u32::MAX));
+            return;
+        }
+        let tail = out.split_off(from.min(out.len()));
+        for e in tail {
+            if is_anomaly(&e) {
+                if self.reported >= MAX_ANOMALIES_PER_FLOW {
+                    self.suppressed = self.suppressed.saturating_add(1);
+                    continue;
+                }
+                self.reported = self.reported.saturating_add(1);
+            }
+            out.push(e);
+        }
+    }
+
+    fn end(&self, protocol: &'static str, out: &mut Vec<AppEvent>) {
+        if self.suppressed > 0 {
+            out.push(AppEvent::anomaly(
+                protocol,
+                "anomalies_suppressed",
+                format!(
+                    "{} further anomalies after the first {MAX_ANOMALIES_PER_FLOW} of this flow",
+                    self.suppressed
+                ),
+            ));
+        }
+    }
+}
+
 /// One 20601 association over TCP (both directions).
 #[derive(Debug)]
 pub struct Ieee20601Parser {
     dirs: [Dir; 2],
     ctx: Ctx,
+    budget: AnomalyBudget,
 }
 
 impl Default for Ieee20601Parser {
@@ -327,6 +382,7 @@ impl Ieee20601Parser {
         Ieee20601Parser {
             dirs: [Dir::new(), Dir::new()],
             ctx: Ctx::default(),
+            budget: AnomalyBudget::default(),
         }
     }
 
@@ -375,7 +431,7 @@ impl Ieee20601Parser {
     }
 
     fn on_apdu_end(&mut self, dir: Direction, choice: u16, out: &mut Vec<AppEvent>) {
-        let Ieee20601Parser { dirs, ctx } = self;
+        let Ieee20601Parser { dirs, ctx, .. } = self;
         let [a, b] = dirs;
         let d = match dir {
             Direction::ToServer => a,
@@ -508,7 +564,9 @@ impl StreamParser for Ieee20601Parser {
     }
 
     fn feed(&mut self, dir: Direction, data: &[u8], _ts: Ts, out: &mut Vec<AppEvent>) -> Progress {
+        let from = out.len();
         self.feed_dir(dir, data, out);
+        self.budget.apply(out, from);
         self.progress()
     }
 
@@ -534,7 +592,9 @@ impl StreamParser for Ieee20601Parser {
         self.progress()
     }
 
-    fn end(&mut self, _ts: Ts, _out: &mut Vec<AppEvent>) {}
+    fn end(&mut self, _ts: Ts, out: &mut Vec<AppEvent>) {
+        self.budget.end("ieee20601", out);
+    }
 }
 
 #[cfg(test)]

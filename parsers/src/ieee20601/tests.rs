@@ -549,6 +549,21 @@ fn anomalies_per_apdu_are_capped() {
 }
 
 #[test]
+fn anomalies_per_flow_are_capped() {
+    let stream = vec![(ToServer, prst(9, 0x0999, &[]).repeat(150))];
+    let out = run(&stream, &one_shot);
+    let k = kinds(&out);
+    assert_eq!(k.len(), 101);
+    assert!(k[..100].iter().all(|&k| k == "unknown_data_apdu_choice"));
+    assert_eq!(k[100], "anomalies_suppressed");
+    assert!(
+        matches!(&out[out.len() - 1], AppEvent::Anomaly(a) if a.detail.starts_with("50 further"))
+    );
+    assert_eq!(events(&out).len(), 150, "events go on");
+    all_splits_equal(&stream);
+}
+
+#[test]
 fn malformed_and_unknown_choices() {
     // AARQ truncated inside phd-assoc-information (data-proto-info length says 38, 10 bytes given).
     let mut body = vec![

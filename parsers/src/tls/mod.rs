@@ -39,7 +39,9 @@
 //! `record_too_long`, `handshake_too_long`, `interleaved_handshake`, `unknown_handshake_type`,
 //! `malformed_client_hello`, `malformed_server_hello`, `malformed_extension`, `duplicate_extension`,
 //! `trailing_bytes`, `sni_not_printable`, `heartbeat_in_clear`, `resync_failed`, `more_anomalies` (at
-//! most 8 anomalies are reported per hello, then this one with the count of the rest). After a framing error
+//! most 8 anomalies are reported per hello, then this one with the count of the rest),
+//! `anomalies_suppressed` (at [`StreamParser::end`], when more than [`MAX_ANOMALIES_PER_FLOW`] (100)
+//! anomalies were raised in the flow: the rest are counted, not reported). After a framing error
 //! or a gap past the current record the direction hunts for a plausible record header (sliding 5-byte
 //! window) for up to [`HUNT_LIMIT`] bytes, then gives up (`resync_failed`); when both directions gave up
 //! `feed` returns [`Progress::Done`].
@@ -397,6 +399,58 @@ struct ClientSummary {
     ja4: Option<String>,
 }
 
+/// Anomalies reported per flow; later ones are counted and summed up at [`StreamParser::end`] in one
+/// `anomalies_suppressed` anomaly, so hostile input cannot flood the event stream. Suppression goes by
+/// the order of anomalies, so it does not depend on how the stream was split.
+pub const MAX_ANOMALIES_PER_FLOW: u32 = 100;
+
+#[derive(Debug, Default)]
+struct AnomalyBudget {
+    reported: u32,
+    suppressed: u64,
+}
+
+impl AnomalyBudget {
+    /// Drops anomalies pushed since `from` once the budget is spent.
+    fn apply(&mut self, out: &mut Vec<AppEvent>, from: usize) {
+        let is_anomaly = |e: &AppEvent| matches!(e, AppEvent::Anomaly(_));
+        let new = out
+            .get(from..)
+            .map_or(0, |s| s.iter().filter(|e| is_anomaly(e)).count());
+        let room = MAX_ANOMALIES_PER_FLOW.saturating_sub(self.reported) as usize;
+        if new <= room {
+            self.reported = self
+                .reported
+                .saturating_add(u32::try_from(new).unwrap_or(u32::MAX));
+            return;
+        }
+        let tail = out.split_off(from.min(out.len()));
+        for e in tail {
+            if is_anomaly(&e) {
+                if self.reported >= MAX_ANOMALIES_PER_FLOW {
+                    self.suppressed = self.suppressed.saturating_add(1);
+                    continue;
+                }
+                self.reported = self.reported.saturating_add(1);
+            }
+            out.push(e);
+        }
+    }
+
+    fn end(&self, protocol: &'static str, out: &mut Vec<AppEvent>) {
+        if self.suppressed > 0 {
+            out.push(AppEvent::anomaly(
+                protocol,
+                "anomalies_suppressed",
+                format!(
+                    "{} further anomalies after the first {MAX_ANOMALIES_PER_FLOW} of this flow",
+                    self.suppressed
+                ),
+            ));
+        }
+    }
+}
+
 /// One TLS connection (both directions).
 #[derive(Debug)]
 pub struct TlsParser {
@@ -404,6 +458,7 @@ pub struct TlsParser {
     client: Option<ClientSummary>,
     /// Version chosen by the last ServerHello.
     negotiated: Option<u16>,
+    budget: AnomalyBudget,
 }
 
 impl Default for TlsParser {
@@ -418,6 +473,7 @@ impl TlsParser {
             dirs: [Dir::new(), Dir::new()],
             client: None,
             negotiated: None,
+            budget: AnomalyBudget::default(),
         }
     }
 
@@ -824,7 +880,9 @@ impl StreamParser for TlsParser {
     }
 
     fn feed(&mut self, dir: Direction, data: &[u8], _ts: Ts, out: &mut Vec<AppEvent>) -> Progress {
+        let from = out.len();
         self.feed_dir(dir, data, out);
+        self.budget.apply(out, from);
         self.progress()
     }
 
@@ -857,6 +915,7 @@ impl StreamParser for TlsParser {
     }
 
     fn end(&mut self, _ts: Ts, out: &mut Vec<AppEvent>) {
+        self.budget.end("tls", out);
         let [c, s] = &self.dirs;
         if c.records == 0 && s.records == 0 {
             return;

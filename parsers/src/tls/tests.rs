@@ -472,6 +472,19 @@ fn anomalies_per_hello_are_capped() {
 }
 
 #[test]
+fn anomalies_per_flow_are_capped() {
+    let bad = record(22, &handshake(1, &[3, 3, 0, 0]));
+    let stream = vec![(ToServer, bad.repeat(150))];
+    let out = run(&stream, &one_shot);
+    let k = anomaly_kinds(&out);
+    assert_eq!(k.len(), 101);
+    assert!(k[..100].iter().all(|&k| k == "malformed_client_hello"));
+    assert_eq!(k[100], "anomalies_suppressed");
+    assert!(matches!(out.last(), Some(AppEvent::Tls(t)) if t.kind == "session_end"));
+    all_splits_equal(&stream);
+}
+
+#[test]
 fn sni_with_control_bytes_is_escaped() {
     let out = run(
         &vec![(
