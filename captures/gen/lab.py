@@ -51,7 +51,7 @@ class Lab:
         """Add device `dev` with address LAB_NET.host; returns its IP."""
         ns = f"{PREFIX}-{self.name}-{dev}"[:40]
         ip = f"{LAB_NET}.{host}"
-        mac = mac or "02:1a:%02x:00:00:%02x" % (len(self.devices) + 1, host)
+        mac = mac or "0e:1a:%02x:00:00:%02x" % (len(self.devices) + 1, host)
         idx = len(self.devices) + 1
         sh(f"ip netns add {ns}")
         sh(f"ip netns exec {ns} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
