@@ -31,7 +31,8 @@ fn walk(files: &[PathBuf], mode: ReadMode) -> u64 {
     for f in files {
         let mut r = FileReader::open(f, mode).unwrap();
         while let Some(c) = r.next_chunk().unwrap() {
-            frames += c.iter().map(|f| f.data.len() as u64 & 1).sum::<u64>() + c.frames.len() as u64;
+            frames +=
+                c.iter().map(|f| f.data.len() as u64 & 1).sum::<u64>() + c.frames.len() as u64;
         }
     }
     frames
@@ -47,7 +48,10 @@ impl Sink for Discard {
 fn bench(c: &mut Criterion) {
     let files = inputs();
     assert!(!files.is_empty(), "no committed captures found");
-    let bytes: u64 = files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Bytes(bytes));
     g.bench_function("walk/read", |b| b.iter(|| walk(&files, ReadMode::Read)));
@@ -76,7 +80,8 @@ fn bench(c: &mut Criterion) {
     for threads in [1, 2] {
         g.bench_function(format!("pipeline/threads={threads}"), |b| {
             b.iter(|| {
-                let mut p = Pipeline::start(threads, &EngineConfig::default(), Box::new(Discard), false);
+                let mut p =
+                    Pipeline::start(threads, &EngineConfig::default(), Box::new(Discard), false);
                 for f in &files {
                     let mut r = FileReader::open(f, ReadMode::Read).unwrap();
                     while let Some(c) = r.next_chunk().unwrap() {

@@ -170,6 +170,18 @@ impl AppSlot {
     }
 }
 
-/// A UDP datagram. No UDP protocol decoder is wired in yet (WS-Discovery comes with the SDC parser);
-/// UDP flows are still tracked and reported by the flow table.
-pub fn udp_datagram(_pkt: &crate::decode::Packet<'_>, _ts: Ts, _out: &mut Vec<AppEvent>) {}
+/// A UDP datagram: WS-Discovery (SOAP-over-UDP, port 3702, multicast 239.255.255.250 / ff02::c) is
+/// the one UDP protocol decoded. It is recognised by port or by content, since unicast replies may come
+/// from any port.
+pub fn udp_datagram(pkt: &crate::decode::Packet<'_>, ts: Ts, out: &mut Vec<AppEvent>) {
+    const WS_DISCOVERY: u16 = 3702;
+    if pkt.payload.is_empty() {
+        return;
+    }
+    if pkt.dport == WS_DISCOVERY
+        || pkt.sport == WS_DISCOVERY
+        || iomt_parsers::sdc::looks_like_discovery(pkt.payload)
+    {
+        iomt_parsers::sdc::parse_discovery(pkt.payload, ts, out);
+    }
+}
