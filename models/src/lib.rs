@@ -1,1 +1,58 @@
-//! Device inventory, behaviour baselines and detectors (issue: models). Placeholder until it lands.
+//! Device inventory, behaviour baselines and detectors.
+//!
+//! The models see the sensor's records in capture-time order (one thread owns them: no locks) as
+//! [`Observation`]s, and answer with [`Alert`]s. This file holds the contract between the sensor and
+//! the models; the inventory, baselines, detectors and state store live in their own modules.
+
+pub mod alert;
+
+pub use alert::{Alert, Evidence};
+
+use iomt_parsers::{AppEvent, Protocol, Ts};
+use std::net::IpAddr;
+
+/// The flow an observation belongs to, oriented as the event (`src` sent the bytes behind it); for
+/// flow starts and ends, `src` is the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowInfo {
+    pub id: u64,
+    pub src: IpAddr,
+    pub sport: u16,
+    pub dst: IpAddr,
+    pub dport: u16,
+    /// IP protocol number.
+    pub proto: u8,
+    pub src_mac: Option<[u8; 6]>,
+    pub dst_mac: Option<[u8; 6]>,
+}
+
+/// A flow that ended, in numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowSummary {
+    pub pkts_toserver: u64,
+    pub pkts_toclient: u64,
+    pub bytes_toserver: u64,
+    pub bytes_toclient: u64,
+    pub start: Ts,
+    pub end: Ts,
+    /// TCP state at the end (`syn_sent`, `established`, `closed`, …; `none` for UDP).
+    pub state: &'static str,
+    pub app_proto: Option<Protocol>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Observed<'a> {
+    /// The first packet of a new flow.
+    FlowStart,
+    /// A flow ended.
+    FlowEnd(&'a FlowSummary),
+    /// A protocol event (or a protocol anomaly) from a parser.
+    App(&'a AppEvent),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation<'a> {
+    pub ts: Ts,
+    pub flow: FlowInfo,
+    pub what: Observed<'a>,
+}

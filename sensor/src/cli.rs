@@ -80,6 +80,9 @@ pub struct Common {
     /// Print throughput, drops, counters and latency percentiles on stderr at the end.
     #[arg(long)]
     pub stats: bool,
+    /// State directory: device inventory, baselines, alerts and the delivery spool (SQLite).
+    #[arg(long, default_value = "iomt-state")]
+    pub state: PathBuf,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

@@ -189,8 +189,20 @@ impl Engine {
 
     fn packet(&mut self, pkt: &Packet<'_>, ts: Ts, out: &mut Vec<Record>) {
         let mut ended = std::mem::take(&mut self.ended);
+        let created = self.table.counters.created;
         let (idx, dir) = self.table.lookup_or_create(pkt, ts, &mut ended);
         self.end_flows(&mut ended, out);
+        if self.table.counters.created != created {
+            let flow = self
+                .table
+                .get_mut(idx)
+                .map(|f| FlowRef::of(f, Direction::ToServer));
+            out.push(Record {
+                ts,
+                flow,
+                body: Body::FlowStart,
+            });
+        }
         self.ended = ended;
         let Some(flow) = self.table.get_mut(idx) else {
             return;

@@ -94,7 +94,7 @@ impl Sink for EveSink {
             return;
         }
         for r in records.iter() {
-            if !self.filter.allows(r.event_type()) {
+            if matches!(r.body, Body::FlowStart) || !self.filter.allows(r.event_type()) {
                 continue;
             }
             if let Err(e) = self.write_one(r) {
@@ -125,8 +125,10 @@ fn text_line(r: &Record, w: &mut Vec<u8>) {
     }
     let _ = write!(w, "{} ", r.event_type());
     let _ = match &r.body {
+        Body::FlowStart => Ok(()),
         Body::Flow(fr) => serde_json::to_writer(&mut *w, fr),
         Body::App(e) => serde_json::to_writer(&mut *w, e),
+        Body::Alert(a) => serde_json::to_writer(&mut *w, a),
     };
     w.push(b'\n');
 }

@@ -16,6 +16,8 @@ pub struct FlowRef {
     pub dst: IpAddr,
     pub dport: u16,
     pub proto: u8,
+    pub src_mac: Option<[u8; 6]>,
+    pub dst_mac: Option<[u8; 6]>,
 }
 
 impl FlowRef {
@@ -31,6 +33,8 @@ impl FlowRef {
             dst: b.ip,
             dport: b.port,
             proto: f.proto,
+            src_mac: a.mac,
+            dst_mac: b.mac,
         }
     }
 }
@@ -95,8 +99,12 @@ impl FlowRecord {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
+    /// A flow's first packet: for the models only, never written to EVE.
+    FlowStart,
+    /// A flow ended.
     Flow(FlowRecord),
     App(AppEvent),
+    Alert(iomt_models::Alert),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,8 +117,10 @@ pub struct Record {
 impl Record {
     pub fn event_type(&self) -> &'static str {
         match &self.body {
+            Body::FlowStart => "flow_start",
             Body::Flow(_) => "flow",
             Body::App(e) => e.event_type(),
+            Body::Alert(_) => "alert",
         }
     }
 
@@ -136,9 +146,11 @@ impl Record {
         }
         let _ = write!(w, ",\"{et}\":");
         let _ = match &self.body {
+            Body::FlowStart => Ok(w.extend_from_slice(b"{}")),
             Body::Flow(fr) => serde_json::to_writer(&mut *w, fr),
             Body::App(AppEvent::Anomaly(a)) => serde_json::to_writer(&mut *w, a),
             Body::App(e) => serde_json::to_writer(&mut *w, e),
+            Body::Alert(a) => serde_json::to_writer(&mut *w, a),
         };
         w.extend_from_slice(b"}\n");
     }

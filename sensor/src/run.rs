@@ -45,6 +45,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 eve: None,
                 eve_types: TypeFilter::parse("all").map_err(anyhow::Error::msg)?,
                 stats: false,
+                state: PathBuf::from("iomt-state"),
                 engine,
             };
             replay(&pcaps, read_mode, &common, sink)
