@@ -197,6 +197,7 @@ fn storage_association_events() {
     assert_eq!(rsp.latency_us, Some(1000));
     assert_eq!(rsp.direction, Some(TC));
 
+    assert_eq!(d[6].calling_ae.as_deref(), Some("STORESCU"));
     let s = d[6].summary.as_ref().unwrap();
     assert_eq!(s.end_reason, "release");
     assert_eq!(s.commands.get("C-STORE-RQ"), Some(&1));
