@@ -445,6 +445,9 @@ struct Assoc {
     context_flagged: bool,
     spans_flagged: bool,
     odd_flagged: bool,
+    /// From the A-ASSOCIATE-RQ, repeated on the summary.
+    calling_ae: Option<String>,
+    called_ae: Option<String>,
     over_max_flagged: PerDir<bool>,
     outstanding: Vec<Outstanding>,
     outstanding_flagged: bool,
@@ -604,6 +607,8 @@ impl Shared {
         s.max_data_pdv_toclient = a.max_data_pdv.to_client;
         s.unanswered_requests = a.outstanding.len() as u64;
         let mut ev = DicomEvent::new("association_end", None);
+        ev.calling_ae = a.calling_ae;
+        ev.called_ae = a.called_ae;
         ev.summary = Some(s);
         out.push(AppEvent::Dicom(ev));
     }
@@ -1146,6 +1151,8 @@ impl DicomParser {
         *a.pdu_limit.get_mut(dir.reverse()) = v.user.max_pdu_length.unwrap_or(0);
         let mut ev = DicomEvent::new("associate_rq", Some(dir));
         fill_associate(&mut ev, &v);
+        self.sh.assoc.calling_ae.clone_from(&ev.calling_ae);
+        self.sh.assoc.called_ae.clone_from(&ev.called_ae);
         ev.presentation_contexts = Some(
             v.presentation_contexts
                 .iter()

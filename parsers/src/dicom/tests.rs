@@ -197,6 +197,7 @@ fn storage_association_events() {
     assert_eq!(rsp.latency_us, Some(1000));
     assert_eq!(rsp.direction, Some(TC));
 
+    assert_eq!(d[6].calling_ae.as_deref(), Some("STORESCU"));
     let s = d[6].summary.as_ref().unwrap();
     assert_eq!(s.end_reason, "release");
     assert_eq!(s.commands.get("C-STORE-RQ"), Some(&1));
@@ -1138,4 +1139,54 @@ fn real_capture_malformed_is_reported_not_fatal() {
     );
     // Detection by content: the HTTP request on port 104 is not DICOM, the real RQs are.
     assert_eq!(probe(TS, b"GET / HTTP/1.1\r\n"), Probe::No);
+}
+
+/// A fixture's flows as conversation turns: consecutive segments of one direction merged.
+fn turns(fixture: &[u8]) -> Vec<Vec<(Direction, Vec<u8>)>> {
+    let mut flows: Vec<Vec<(Direction, Vec<u8>)>> = Vec::new();
+    let mut r = crate::wire::Reader::new(fixture);
+    while let Some(kind) = r.u8() {
+        let flow = usize::from(r.le_u16().unwrap());
+        let dir = if r.u8().unwrap() == 0 { TS } else { TC };
+        let _ts: [u8; 8] = r.array().unwrap();
+        assert_eq!(kind, b'S', "no gaps in these fixtures");
+        let len = r.le_u32().unwrap() as usize;
+        let mut buf = Vec::new();
+        while buf.len() < len {
+            let (k, n) = (r.u8().unwrap(), r.le_u32().unwrap() as usize);
+            if k == 0 {
+                buf.extend_from_slice(r.take(n).unwrap());
+            } else {
+                buf.resize(buf.len() + n, 0);
+            }
+        }
+        while flows.len() <= flow {
+            flows.push(Vec::new());
+        }
+        match flows[flow].last_mut() {
+            Some((d, b)) if *d == dir => b.extend_from_slice(&buf),
+            _ => flows[flow].push((dir, buf)),
+        }
+    }
+    flows
+}
+
+#[test]
+fn real_captures_give_the_same_events_for_any_segmentation() {
+    for fx in [
+        &include_bytes!("testdata/pynetdicom.bin")[..],
+        &include_bytes!("testdata/dcmtk-find-move-get.bin")[..],
+        &include_bytes!("testdata/malformed.bin")[..],
+    ] {
+        let mut events = 0;
+        for flow in turns(fx) {
+            let whole = run(&flow);
+            events += whole.len();
+            for step in [1usize, 7, 1448] {
+                let got = run_split(&flow, |_, len| vec![step; len.div_ceil(step)]);
+                assert_eq!(whole, got, "chunks of {step}");
+            }
+        }
+        assert!(events >= 20, "{events} events");
+    }
 }
