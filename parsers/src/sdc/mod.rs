@@ -17,6 +17,8 @@
 //!   [`http::MAX_HEADERS`]; Content-Length, chunked and read-until-close bodies; keep-alive with any
 //!   number of exchanges; pipelined requests are queued (at most [`http::MAX_PENDING`]) and paired with
 //!   responses in order. HEAD/1xx/204/304 responses have no body.
+//! * **Content codings**: gzip and deflate bodies (sdc11073 compresses whenever the peer offers it) are
+//!   inflated with miniz_oxide into a capped buffer ([`coding`]); other codings are counted only.
 //! * **SOAP** (each HTTP body, streamed into a bounded buffer and scanned once with quick-xml): the
 //!   WS-Addressing headers, the message name (first element of the Body: `GetMdib`,
 //!   `EpisodicMetricReport`, `SetValue`, `Subscribe`, `GetResponse`'s `Metadata`, `Fault`…), DPWS
@@ -38,10 +40,11 @@
 //! |---|---|---|
 //! | HTTP header block | [`http::HEAD_CAP`] = 16 KiB | `http_head_over_cap`, resync |
 //! | headers per message | [`http::MAX_HEADERS`] = 64 | `http_too_many_headers`, resync |
+//! | inflated gzip/deflate body ([`coding`], miniz_oxide) | [`coding::INFLATE_CAP`] = 256 KiB | decoding stops, the prefix is scanned, `body_truncated` (no anomaly: a decompression bomb costs at most the cap) |
 //! | body buffered for XML scanning | [`http::BODY_CAP`] = 256 KiB | `http_body_over_cap`; the rest is counted, not stored; the prefix is scanned (WS-Addressing header and the first elements are in it) |
 //! | chunk-size line | [`http::CHUNK_LINE_CAP`] = 1 KiB | `http_chunk_invalid`, resync |
 //! | trailer section | [`http::TRAILER_CAP`] = 8 KiB | `http_chunk_invalid`, resync |
-//! | pipelined requests awaiting a response | [`http::MAX_PENDING`] = 32 | `http_pipeline_overflow`, oldest dropped |
+//! | pipelined requests awaiting a response | [`http::MAX_PENDING`] = 32 | `http_pipeline_overflow` (once per flow: normal when only one direction is visible), oldest dropped |
 //! | anomalies per flow | [`http::MAX_ANOMALIES`] = 64 | `too_many_anomalies`, parser gives up (`Done`) |
 //! | XML depth / elements / namespace bindings | [`soap::MAX_DEPTH`] 64 / [`soap::MAX_ELEMENTS`] 50 000 / [`soap::MAX_NS_BINDINGS`] 256 | `xml_too_deep` / `xml_too_many_elements` / `xml_malformed`, scan stops, fields found so far are kept |
 //! | copied text field / list text / list items / handles / discovery matches | [`soap::MAX_FIELD`] 256 B / [`soap::MAX_LIST_TEXT`] 4 KiB / [`soap::MAX_LIST`] 16 / [`soap::MAX_HANDLES`] 32 / [`soap::MAX_MATCHES`] 16 | cut; `lists_truncated` / `handles_truncated` / `discovery_too_many_matches` |
@@ -58,9 +61,12 @@
 //! SOAP/XML: `not_soap_envelope` (discovery only: over HTTP a non-SOAP XML body such as a WSDL is
 //! reported by its root element name), `xml_malformed`, `xml_doctype` (SOAP 1.2 Part 1 §5 forbids DTDs),
 //! `xml_too_deep`, `xml_too_many_elements`, `soap_relates_to_mismatch`, `soap_content_encoded` (a
-//! compressed body that is counted but not scanned).
+//! body in a content coding other than gzip/deflate: counted, not scanned; raised once per flow),
+//! `http_content_decode_error` (a gzip/deflate body that does not inflate; the prefix decoded before
+//! the error is scanned).
 //! Discovery: `discovery_not_xml`, `discovery_unknown_message`, `discovery_too_many_matches`.
 
+pub mod coding;
 pub mod discovery;
 pub mod http;
 pub mod soap;
