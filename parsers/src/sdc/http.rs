@@ -1174,7 +1174,11 @@ mod tests {
         ]
         .concat();
         let out = run(&[(Direction::ToServer, &q), (Direction::ToClient, &r)]);
-        assert_eq!(kinds(&out), ["http_content_decode_error"]);
+        // (The SetValueResponse answers the second request, the report: RelatesTo says so.)
+        assert_eq!(
+            kinds(&out),
+            ["http_content_decode_error", "soap_relates_to_mismatch"]
+        );
         assert_eq!(
             sdc(&out).last().and_then(|e| e.message.as_deref()),
             Some("SetValueResponse")
