@@ -197,7 +197,8 @@ enum State {
     Fixed(u64),
     Chunked(Chunk),
     UntilClose,
-    /// Looking for a message start at a line start; `n` bytes of a candidate matched so far.
+    /// Looking for a message start (a start token at a line start or after `>`); `skipped` counts the
+    /// bytes passed over so far (the partial match is in `HttpDir::cand`).
     Resync {
         at_line_start: bool,
         skipped: u64,

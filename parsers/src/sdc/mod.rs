@@ -36,6 +36,9 @@
 //!
 //! # Caps (allocation per flow is bounded by these, never by a length field)
 //!
+//! Per flow at most 2 × (16 KiB head + 256 KiB body) of buffers, plus 256 KiB of inflated body while
+//! one message is scanned; buffers over 16 KiB are freed after each message.
+//!
 //! | what | cap | over the cap |
 //! |---|---|---|
 //! | HTTP header block | [`http::HEAD_CAP`] = 16 KiB | `http_head_over_cap`, resync |
