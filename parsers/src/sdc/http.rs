@@ -12,6 +12,7 @@
 
 use std::collections::VecDeque;
 
+use super::coding::{self, Decoded};
 use super::soap::{self, capped, Mode};
 use super::{SdcEvent, SdcKind};
 use crate::wire::CapBuf;
@@ -196,7 +197,8 @@ enum State {
     Fixed(u64),
     Chunked(Chunk),
     UntilClose,
-    /// Looking for a message start at a line start; `n` bytes of a candidate matched so far.
+    /// Looking for a message start (a start token at a line start or after `>`); `skipped` counts the
+    /// bytes passed over so far (the partial match is in `HttpDir::cand`).
     Resync {
         at_line_start: bool,
         skipped: u64,
@@ -211,9 +213,24 @@ struct Ctx<'o> {
     pending: &'o mut VecDeque<Pending>,
     anomalies: &'o mut u32,
     done: &'o mut bool,
+    /// Once-per-flow anomalies already raised ([`NOTE_ENCODED`], [`NOTE_OVERFLOW`]).
+    noted: &'o mut u8,
 }
 
+/// `soap_content_encoded` was raised on this flow.
+const NOTE_ENCODED: u8 = 1;
+/// `http_pipeline_overflow` was raised on this flow.
+const NOTE_OVERFLOW: u8 = 2;
+
 impl Ctx<'_> {
+    /// Raises `kind` only the first time `note` is seen on this flow.
+    fn anomaly_once(&mut self, note: u8, kind: &'static str, detail: String) {
+        if *self.noted & note == 0 {
+            *self.noted |= note;
+            self.anomaly(kind, detail);
+        }
+    }
+
     fn anomaly(&mut self, kind: &'static str, detail: String) {
         if *self.done {
             return;
@@ -726,30 +743,48 @@ impl HttpDir {
     /// The current message is complete: scan its body, pair it, emit its event.
     fn complete(&mut self, ctx: &mut Ctx<'_>) {
         let head = self.head.take().unwrap_or_default();
-        let truncated = self.over_cap || self.body_gap;
+        let mut truncated = self.over_cap || self.body_gap;
         let mut ev = SdcEvent::new(SdcKind::Soap);
-        let body = self.body.as_slice();
+        let raw = self.body.as_slice();
+        let mut has_body = self.body_len > 0;
+        // Content coding: gzip/deflate are inflated (capped); others are counted, not scanned.
+        let decoded: Option<Vec<u8>> = match (&head.content_encoding, raw.is_empty()) {
+            (Some(enc), false) => match coding::decode(enc, raw, truncated) {
+                Decoded::Bytes { data, truncated: t } => {
+                    truncated |= t;
+                    has_body = !data.is_empty();
+                    Some(data)
+                }
+                Decoded::Unsupported => {
+                    ctx.anomaly_once(
+                        NOTE_ENCODED,
+                        "soap_content_encoded",
+                        format!("body in content coding {enc} is counted, not scanned (noted once per flow)"),
+                    );
+                    Some(Vec::new())
+                }
+                Decoded::Corrupt { data, what } => {
+                    ctx.anomaly("http_content_decode_error", format!("{enc}: {what}"));
+                    truncated = true;
+                    Some(data)
+                }
+            },
+            _ => None,
+        };
+        let body = decoded.as_deref().unwrap_or(raw);
         let body = body
             .iter()
             .position(|b| !b.is_ascii_whitespace())
             .and_then(|i| body.get(i..))
             .unwrap_or_default();
         let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-        if !body.is_empty() {
-            if let Some(enc) = &head.content_encoding {
-                ctx.anomaly(
-                    "soap_content_encoded",
-                    format!("body with content coding {enc} is counted, not scanned"),
-                );
-            } else if body.first() == Some(&b'<') {
-                let scan = soap::scan(body, Mode::Http, truncated);
-                for (kind, detail) in &scan.anomalies {
-                    ctx.anomaly(kind, detail.clone());
-                }
-                ev.apply_scan(scan);
+        if body.first() == Some(&b'<') {
+            let scan = soap::scan(body, Mode::Http, truncated);
+            for (kind, detail) in &scan.anomalies {
+                ctx.anomaly(kind, detail.clone());
             }
+            ev.apply_scan(scan);
         }
-        let has_body = self.body_len > 0;
         ev.http_method = head.method.clone();
         ev.http_path = head.path;
         ev.http_status = head.status;
@@ -762,9 +797,13 @@ impl HttpDir {
         if head.request {
             if ctx.pending.len() >= MAX_PENDING {
                 ctx.pending.pop_front();
-                ctx.anomaly(
+                // Normal when the sensor sees one direction only (asymmetric routing): once per flow.
+                ctx.anomaly_once(
+                    NOTE_OVERFLOW,
                     "http_pipeline_overflow",
-                    format!("more than {MAX_PENDING} requests without a response"),
+                    format!(
+                        "more than {MAX_PENDING} requests without a response (noted once per flow)"
+                    ),
                 );
             }
             ctx.pending.push_back(Pending {
@@ -805,6 +844,7 @@ pub struct SdcParser {
     pending: VecDeque<Pending>,
     anomalies: u32,
     done: bool,
+    noted: u8,
 }
 
 impl Default for SdcParser {
@@ -820,6 +860,7 @@ impl SdcParser {
             pending: VecDeque::new(),
             anomalies: 0,
             done: false,
+            noted: 0,
         }
     }
 
@@ -834,6 +875,7 @@ impl SdcParser {
             pending,
             anomalies,
             done,
+            noted,
         } = self;
         let [to_server, to_client] = dirs;
         let d = match dir {
@@ -845,6 +887,7 @@ impl SdcParser {
             pending,
             anomalies,
             done,
+            noted,
         };
         f(d, &mut ctx)
     }
@@ -1081,6 +1124,66 @@ mod tests {
         assert_eq!(e[0].http_method.as_deref(), Some("GET"));
         assert_eq!(e[0].message, None);
         assert_eq!(e[1].message.as_deref(), Some("definitions"));
+    }
+
+    // RFC 9110 §8.4.1.3 gzip (what sdc11073 sends when the peer accepts it): inflated and scanned; an
+    // empty gzip body (the 20-byte answer to a notification) emits nothing; `br` is noted once per flow.
+    #[test]
+    fn content_codings() {
+        fn gzip(data: &[u8]) -> Vec<u8> {
+            let mut g = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+            g.extend(miniz_oxide::deflate::compress_to_vec(data, 6));
+            g.extend([0u8; 8]); // CRC32 and ISIZE: not checked
+            g
+        }
+        fn coded(enc: &str, body: &[u8]) -> Vec<u8> {
+            let mut m = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Encoding: {enc}\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            m.extend_from_slice(body);
+            m
+        }
+        let q = [
+            post("/dev/Set", SETVALUE),
+            post("/sink", REPORT),
+            post("/a", GETMDIB),
+            post("/b", GETMDIB),
+        ]
+        .concat();
+        let r = [
+            coded("gzip", &gzip(SETVALUE_RESP)),
+            coded("gzip", &gzip(b"")),
+            coded("br", b"\x0b\x02\x80abc"),
+            coded("br", b"\x0b\x02\x80abc"),
+        ]
+        .concat();
+        let out = run(&[(Direction::ToServer, &q), (Direction::ToClient, &r)]);
+        assert_eq!(kinds(&out), ["soap_content_encoded"]);
+        let e = sdc(&out);
+        assert_eq!(e.len(), 4 + 3);
+        assert_eq!(e[4].message.as_deref(), Some("SetValueResponse"));
+        assert_eq!(e[4].invocation_state.as_deref(), Some("Wait"));
+        assert_eq!(e[4].content_encoding.as_deref(), Some("gzip"));
+        assert_eq!(e[5].content_encoding.as_deref(), Some("br"));
+        assert_eq!(e[5].message, None);
+        // Corrupt gzip: an anomaly, and the flow goes on.
+        let r = [
+            coded("gzip", b"\x1f\x8b\x08\x00garbage"),
+            coded("gzip", &gzip(SETVALUE_RESP)),
+        ]
+        .concat();
+        let out = run(&[(Direction::ToServer, &q), (Direction::ToClient, &r)]);
+        // (The SetValueResponse answers the second request, the report: RelatesTo says so.)
+        assert_eq!(
+            kinds(&out),
+            ["http_content_decode_error", "soap_relates_to_mismatch"]
+        );
+        assert_eq!(
+            sdc(&out).last().and_then(|e| e.message.as_deref()),
+            Some("SetValueResponse")
+        );
     }
 
     #[test]

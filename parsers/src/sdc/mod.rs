@@ -17,6 +17,8 @@
 //!   [`http::MAX_HEADERS`]; Content-Length, chunked and read-until-close bodies; keep-alive with any
 //!   number of exchanges; pipelined requests are queued (at most [`http::MAX_PENDING`]) and paired with
 //!   responses in order. HEAD/1xx/204/304 responses have no body.
+//! * **Content codings**: gzip and deflate bodies (sdc11073 compresses whenever the peer offers it) are
+//!   inflated with miniz_oxide into a capped buffer ([`coding`]); other codings are counted only.
 //! * **SOAP** (each HTTP body, streamed into a bounded buffer and scanned once with quick-xml): the
 //!   WS-Addressing headers, the message name (first element of the Body: `GetMdib`,
 //!   `EpisodicMetricReport`, `SetValue`, `Subscribe`, `GetResponse`'s `Metadata`, `Fault`…), DPWS
@@ -34,14 +36,18 @@
 //!
 //! # Caps (allocation per flow is bounded by these, never by a length field)
 //!
+//! Per flow at most 2 × (16 KiB head + 256 KiB body) of buffers, plus 256 KiB of inflated body while
+//! one message is scanned; buffers over 16 KiB are freed after each message.
+//!
 //! | what | cap | over the cap |
 //! |---|---|---|
 //! | HTTP header block | [`http::HEAD_CAP`] = 16 KiB | `http_head_over_cap`, resync |
 //! | headers per message | [`http::MAX_HEADERS`] = 64 | `http_too_many_headers`, resync |
+//! | inflated gzip/deflate body ([`coding`], miniz_oxide) | [`coding::INFLATE_CAP`] = 256 KiB | decoding stops, the prefix is scanned, `body_truncated` (no anomaly: a decompression bomb costs at most the cap) |
 //! | body buffered for XML scanning | [`http::BODY_CAP`] = 256 KiB | `http_body_over_cap`; the rest is counted, not stored; the prefix is scanned (WS-Addressing header and the first elements are in it) |
 //! | chunk-size line | [`http::CHUNK_LINE_CAP`] = 1 KiB | `http_chunk_invalid`, resync |
 //! | trailer section | [`http::TRAILER_CAP`] = 8 KiB | `http_chunk_invalid`, resync |
-//! | pipelined requests awaiting a response | [`http::MAX_PENDING`] = 32 | `http_pipeline_overflow`, oldest dropped |
+//! | pipelined requests awaiting a response | [`http::MAX_PENDING`] = 32 | `http_pipeline_overflow` (once per flow: normal when only one direction is visible), oldest dropped |
 //! | anomalies per flow | [`http::MAX_ANOMALIES`] = 64 | `too_many_anomalies`, parser gives up (`Done`) |
 //! | XML depth / elements / namespace bindings | [`soap::MAX_DEPTH`] 64 / [`soap::MAX_ELEMENTS`] 50 000 / [`soap::MAX_NS_BINDINGS`] 256 | `xml_too_deep` / `xml_too_many_elements` / `xml_malformed`, scan stops, fields found so far are kept |
 //! | copied text field / list text / list items / handles / discovery matches | [`soap::MAX_FIELD`] 256 B / [`soap::MAX_LIST_TEXT`] 4 KiB / [`soap::MAX_LIST`] 16 / [`soap::MAX_HANDLES`] 32 / [`soap::MAX_MATCHES`] 16 | cut; `lists_truncated` / `handles_truncated` / `discovery_too_many_matches` |
@@ -58,9 +64,12 @@
 //! SOAP/XML: `not_soap_envelope` (discovery only: over HTTP a non-SOAP XML body such as a WSDL is
 //! reported by its root element name), `xml_malformed`, `xml_doctype` (SOAP 1.2 Part 1 §5 forbids DTDs),
 //! `xml_too_deep`, `xml_too_many_elements`, `soap_relates_to_mismatch`, `soap_content_encoded` (a
-//! compressed body that is counted but not scanned).
+//! body in a content coding other than gzip/deflate: counted, not scanned; raised once per flow),
+//! `http_content_decode_error` (a gzip/deflate body that does not inflate; the prefix decoded before
+//! the error is scanned).
 //! Discovery: `discovery_not_xml`, `discovery_unknown_message`, `discovery_too_many_matches`.
 
+pub mod coding;
 pub mod discovery;
 pub mod http;
 pub mod soap;
@@ -591,6 +600,122 @@ mod tests {
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect();
         assert_eq!(counts, want);
+    }
+
+    /// The corpus capture `captures/sdc/sdc11073.pcap` (corpus helper, 2026-11-23 18:05: sdc11073 3.0.0
+    /// monitor provider 172.30.0.60 with gzip-compressed responses, consumer 172.30.0.70), TCP stream 0
+    /// extracted in capture order with `tshark -q -z follow,tcp,raw,0` into records of
+    /// (direction byte, u32 BE length, bytes). tshark's HTTP dissector (`-d tcp.port==40515,http -e
+    /// http.file_data`, which inflates gzip) shows 25 requests (4 GET ?wsdl, Get, 4 GetMetadata,
+    /// 2 Subscribe, GetMdib, SetValue, Activate, 9 Renew, 2 Unsubscribe) and 25 gzip responses; its
+    /// GetMdibResponse has 100 `State`s: 64 metric, 8 alert, 8 operation, 2 context, 18 other.
+    /// The whole capture (5 streams, 31 datagrams) gave the tshark counts with no anomaly, and none of
+    /// the 42 values of `captures/phi/synthetic_patients.tsv` in any event.
+    #[test]
+    fn corpus_monitor_gzip_stream() {
+        let seq = include_bytes!("testdata/corpus_sdc11073_monitor_gzip.seq");
+        let run = |step: usize| {
+            let mut rd = crate::wire::Reader::new(seq);
+            let mut p = SdcParser::new();
+            let mut out = Vec::new();
+            while let Some(d) = rd.u8() {
+                let n = rd.be_u32().unwrap() as usize;
+                let data = rd.take(n).unwrap();
+                let dir = if d == 0 {
+                    Direction::ToServer
+                } else {
+                    Direction::ToClient
+                };
+                for c in data.chunks(step) {
+                    let _ = p.feed(dir, c, Ts(0), &mut out);
+                }
+            }
+            p.end(Ts(1), &mut out);
+            out
+        };
+        let out = run(usize::MAX);
+        let e = soap(&out);
+        let count = |req: bool, m: &str| {
+            e.iter()
+                .filter(|e| {
+                    e.http_method.is_some() == req && e.message.as_deref().unwrap_or("") == m
+                })
+                .count()
+        };
+        for (m, n) in [
+            ("", 4),
+            ("Get", 1),
+            ("GetMetadata", 4),
+            ("Subscribe", 2),
+            ("GetMdib", 1),
+            ("SetValue", 1),
+            ("Activate", 1),
+            ("Renew", 9),
+            ("Unsubscribe", 2),
+        ] {
+            assert_eq!(count(true, m), n, "{m}");
+        }
+        for (m, n) in [
+            ("definitions", 4),
+            ("Metadata", 5),
+            ("SubscribeResponse", 2),
+            ("GetMdibResponse", 1),
+            ("SetValueResponse", 1),
+            ("ActivateResponse", 1),
+            ("RenewResponse", 9),
+            ("UnsubscribeResponse", 2),
+        ] {
+            assert_eq!(count(false, m), n, "{m}");
+        }
+        assert_eq!(e.len(), 50);
+        assert!(e
+            .iter()
+            .filter(|e| e.http_status.is_some())
+            .all(|e| e.content_encoding.as_deref() == Some("gzip")));
+        let meta = e.iter().find(|e| e.manufacturer.is_some()).unwrap();
+        assert_eq!(
+            (
+                meta.manufacturer.as_deref(),
+                meta.model.as_deref(),
+                meta.firmware.as_deref(),
+                meta.serial.as_deref()
+            ),
+            (
+                Some("SynthMed Devices"),
+                Some("SynthMonitor MX40"),
+                Some("4.2.17"),
+                Some("SMX40-000417")
+            )
+        );
+        let g = e
+            .iter()
+            .find(|e| e.message.as_deref() == Some("GetMdibResponse"))
+            .unwrap();
+        assert_eq!(
+            (
+                g.metric_updates,
+                g.alert_updates,
+                g.operation_updates,
+                g.context_updates,
+                g.component_updates
+            ),
+            (Some(64), Some(8), Some(8), Some(2), Some(18))
+        );
+        assert_eq!(g.patient_context_present, Some(true));
+        let set = e
+            .iter()
+            .find(|e| e.message.as_deref() == Some("SetValueResponse"))
+            .unwrap();
+        assert_eq!(set.operation_handle.as_deref(), Some("0x34F04383.op"));
+        assert_eq!(set.invocation_state.as_deref(), Some("Fin"));
+        let json = serde_json::to_string(&out).unwrap();
+        for phi in ["DRAXMOLLEN", "FENWICKZ", "SYNPID8C1L4D", "1955-09-14"] {
+            assert!(!json.contains(phi), "{phi}");
+        }
+        // The same events whatever the segmentation.
+        assert_eq!(run(1), out);
+        assert_eq!(run(7), out);
+        assert_eq!(run(1000), out);
     }
 
     #[test]
