@@ -63,8 +63,8 @@ class Lab:
         sh(f"ip -n {ns} link set eth0 up")
         sh(f"ip -n {ns} route add 224.0.0.0/4 dev eth0")
         # no offloads: tcpdump should see wire-sized segments, as a span port does
-        sh(f"ip netns exec {ns} ethtool -K eth0 tso off gso off gro off 2>/dev/null", check=False)
-        sh(f"ip netns exec {self.hub} ethtool -K v{self.name[:4]}{idx}h tso off gso off gro off 2>/dev/null", check=False)
+        sh(f"ip netns exec {ns} ethtool -K eth0 tx off tso off gso off gro off 2>/dev/null", check=False)
+        sh(f"ip netns exec {self.hub} ethtool -K v{self.name[:4]}{idx}h tx off tso off gso off gro off 2>/dev/null", check=False)
         self.devices[dev] = (ns, ip, mac)
         return ip
 
@@ -167,3 +167,15 @@ def wait_listen(lab, dev, port, timeout=30, udp=False):
             return True
         time.sleep(0.2)
     raise RuntimeError(f"{dev}:{port} not listening")
+
+
+def cleanup_all():
+    """Delete every namespace this generator made (names start with PREFIX-)."""
+    for line in sh("ip netns list", check=False).splitlines():
+        n = line.split()[0] if line.split() else ""
+        if n.startswith(PREFIX + "-"):
+            sh(f"ip netns del {n}", check=False)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--cleanup"]:
+    cleanup_all()

@@ -191,6 +191,31 @@ def rec_pynetdicom(out, work):
         lab.end_record()
 
 
+def rec_bigstore(out, work):
+    """A realistic study of tens of MB (make_images --scale big) stored by storescu; written to
+    captures/big/dicom-bigstudy.pcap (git-ignored) for bigcapture.py."""
+    d = os.path.join(work, "img", "big")
+    if not glob.glob(d + "/*.dcm"):
+        make_images.make(d, "big", 3, seed=99, study_no=9)
+    files = sorted(glob.glob(d + "/*.dcm"))
+    with L.Lab("dbig") as lab:
+        pacs = lab.add("pacs", 10)
+        lab.add("ct", 21)
+        od = os.path.join(work, "storescp_big")
+        shutil.rmtree(od, ignore_errors=True)
+        os.makedirs(od)
+        lab.start("pacs", ["/usr/bin/storescp", "-aet", "PACS", "+xa", "-od", od, "104"],
+                  log=os.path.join(work, "storescp_big.log"))
+        L.wait_listen(lab, "pacs", 104)
+        lab.record(os.path.join(out, "big", "dicom-bigstudy.pcap"))
+        lab.run("ct", ["/usr/bin/storescu", "-xr", "-aet", "CT_SCANNER01", "-aec", "PACS", pacs, "104"]
+                + [f for f in files if not f.endswith("_jpeg.dcm")], check=True, timeout=300)
+        lab.run("ct", ["/usr/bin/storescu", "-xy", "-aet", "CT_SCANNER01", "-aec", "PACS", pacs, "104"]
+                + [f for f in files if f.endswith("_jpeg.dcm")], check=True, timeout=300)
+        lab.end_record()
+    shutil.rmtree(od, ignore_errors=True)
+
+
 def rec_malformed(out, work):
     sets = images(work)
     with L.Lab("dmf") as lab:
@@ -221,5 +246,6 @@ if __name__ == "__main__":
     os.makedirs(a.work, exist_ok=True)
     todo = ["store", "qr", "pynetdicom", "malformed"] if "all" in a.what else a.what
     for w in todo:
-        {"store": rec_store, "qr": rec_qr, "pynetdicom": rec_pynetdicom, "malformed": rec_malformed}[w](
+        {"store": rec_store, "qr": rec_qr, "pynetdicom": rec_pynetdicom, "malformed": rec_malformed,
+         "bigstore": rec_bigstore}[w](
             os.path.abspath(a.outdir), a.work)
