@@ -53,6 +53,8 @@ pub struct EngineStats {
     pub frames: u64,
     pub bytes: u64,
     pub packets_ip: u64,
+    /// IP packets that are neither TCP nor UDP (ICMP, IGMP, …): counted, not tracked as flows.
+    pub packets_other_ip: u64,
     pub decode_errors: [u64; DecodeError::ALL.len()],
     pub bad_ip_checksums: u64,
     pub bad_l4_checksums: u64,
@@ -76,6 +78,7 @@ impl EngineStats {
         self.frames += o.frames;
         self.bytes += o.bytes;
         self.packets_ip += o.packets_ip;
+        self.packets_other_ip += o.packets_other_ip;
         for (a, b) in self.decode_errors.iter_mut().zip(o.decode_errors) {
             *a += b;
         }
@@ -159,6 +162,7 @@ impl Engine {
         }
         if pkt.proto != 6 && pkt.proto != 17 {
             // Flows are TCP and UDP (ICMP and others are counted as IP packets only).
+            self.stats.packets_other_ip += 1;
             return;
         }
         self.packet(&pkt, frame.ts, out);
