@@ -201,6 +201,56 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
     Ok(pkt)
 }
 
+/// The flow hash of a frame without a full decode, for the reader's choice of worker: Ethernet with up
+/// to two VLAN tags, IPv4 (unfragmented) or IPv6 (no extension headers), then TCP or UDP ports. Gives
+/// exactly [`crate::flow::FlowKey::stable_hash`] of the frame's flow; `None` means "decode fully".
+pub fn shard_hash(frame: &Frame<'_>) -> Option<u64> {
+    if frame.link != LinkType::ETHERNET {
+        return None;
+    }
+    let d = frame.data;
+    let be16 = |at: usize| d.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let mut at = 12;
+    let mut ether = be16(at)?;
+    let mut vlan = 0;
+    for _ in 0..2 {
+        if ether == 0x8100 || ether == 0x88a8 {
+            if vlan == 0 {
+                vlan = be16(at + 2)? & 0x0fff;
+            }
+            at += 4;
+            ether = be16(at)?;
+        }
+    }
+    let l3 = at + 2;
+    let (src, dst, proto, l4) = match ether {
+        0x0800 => {
+            let ihl = usize::from(d.get(l3)? & 0x0f) * 4;
+            let frag = be16(l3 + 6)? & 0x3fff;
+            if ihl < 20 || frag != 0 || d.get(l3)? >> 4 != 4 {
+                return None;
+            }
+            let s: [u8; 4] = d.get(l3 + 12..l3 + 16)?.try_into().ok()?;
+            let t: [u8; 4] = d.get(l3 + 16..l3 + 20)?.try_into().ok()?;
+            let v6 = |a: [u8; 4]| std::net::Ipv4Addr::from(a).to_ipv6_mapped();
+            (v6(s), v6(t), *d.get(l3 + 9)?, l3 + ihl)
+        }
+        0x86dd => {
+            let s: [u8; 16] = d.get(l3 + 8..l3 + 24)?.try_into().ok()?;
+            let t: [u8; 16] = d.get(l3 + 24..l3 + 40)?.try_into().ok()?;
+            (s.into(), t.into(), *d.get(l3 + 6)?, l3 + 40)
+        }
+        _ => return None,
+    };
+    if proto != 6 && proto != 17 {
+        return None;
+    }
+    let a = (src, be16(l4)?);
+    let b = (dst, be16(l4 + 2)?);
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    Some(crate::flow::endpoint_hash(lo, hi, proto, vlan))
+}
+
 fn split_proto(data: &[u8], at: usize, header: usize) -> Result<(u16, &[u8]), DecodeError> {
     let proto = data
         .get(at..at + 2)
@@ -339,6 +389,31 @@ pub(crate) mod tests {
             decode(&frame(LinkType::ETHERNET, &eth))
                 .unwrap()
                 .bad_ip_checksum
+        );
+    }
+
+    #[test]
+    fn fast_shard_hash_agrees_with_the_flow_key() {
+        use crate::flow::FlowKey;
+        let a = tcp_frame([10, 0, 0, 1], [10, 0, 0, 2], 40000, 104, 7, "AP", b"x");
+        let b = tcp_frame([10, 0, 0, 2], [10, 0, 0, 1], 104, 40000, 9, "A", b"");
+        let mut qinq = a[..12].to_vec();
+        qinq.extend([0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0xc8]);
+        qinq.extend(&a[12..]);
+        let mut v6 = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv6([1; 16], [2; 16], 5)
+            .udp(3702, 5000)
+            .write(&mut v6, b"x")
+            .unwrap();
+        for data in [&a, &b, &qinq, &v6] {
+            let f = frame(LinkType::ETHERNET, data);
+            let key = FlowKey::of(&decode(&f).unwrap()).stable_hash();
+            assert_eq!(shard_hash(&f), Some(key));
+        }
+        assert_eq!(
+            shard_hash(&frame(LinkType::ETHERNET, &a)),
+            shard_hash(&frame(LinkType::ETHERNET, &b))
         );
     }
 

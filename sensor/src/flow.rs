@@ -111,25 +111,28 @@ impl FlowKey {
     /// A hash of the key that is the same for both directions and for every run: used for the flow id
     /// and to choose a worker shard.
     pub fn stable_hash(&self) -> u64 {
-        // FNV-1a over the canonical key bytes, then a final mix.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |bytes: &[u8]| {
-            for b in bytes {
-                h ^= u64::from(*b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-        };
-        eat(&self.lo.0.octets());
-        eat(&self.lo.1.to_be_bytes());
-        eat(&self.hi.0.octets());
-        eat(&self.hi.1.to_be_bytes());
-        eat(&[self.proto]);
-        eat(&self.vlan.to_be_bytes());
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h
+        endpoint_hash(self.lo, self.hi, self.proto, self.vlan)
     }
+}
+
+/// The stable hash of a canonical flow key (`lo <= hi`), shared with the reader's fast shard path
+/// ([`crate::decode::shard_hash`]) so both always agree.
+pub fn endpoint_hash(lo: (Ipv6Addr, u16), hi: (Ipv6Addr, u16), proto: u8, vlan: u16) -> u64 {
+    let mix = |h: u64, v: u64| (h ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    let a = lo.0.to_bits();
+    let b = hi.0.to_bits();
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    h = mix(h, a as u64);
+    h = mix(h, (a >> 64) as u64);
+    h = mix(h, b as u64);
+    h = mix(h, (b >> 64) as u64);
+    h = mix(
+        h,
+        u64::from(lo.1) | u64::from(hi.1) << 16 | u64::from(proto) << 32 | u64::from(vlan) << 40,
+    );
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
 }
 
 /// Server ports we know, used to tell client from server when no SYN was seen.

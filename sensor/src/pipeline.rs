@@ -204,6 +204,9 @@ fn shard(chunk: &Chunk, link: LinkType, i: usize, n: usize) -> usize {
     };
     let frame = chunk.frame(meta);
     debug_assert_eq!(frame.link, link);
+    if let Some(h) = crate::decode::shard_hash(&frame) {
+        return (h % n as u64) as usize;
+    }
     match decode(&frame) {
         Ok(p) if p.proto == 6 || p.proto == 17 => {
             (FlowKey::of(&p).stable_hash() % n as u64) as usize

@@ -284,36 +284,39 @@ impl FileReader {
                 if *eof && carry.is_empty() {
                     return Ok(None);
                 }
-                let mut buf = pool_rx
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES));
-                buf.clear();
-                buf.extend_from_slice(carry);
-                carry.clear();
-                // Fill to the chunk size (or more when one record needs more room).
-                let want = CHUNK_BYTES.max(*min_fill).max(buf.len());
+                // Pooled buffers keep their length, so a refill neither reallocates nor zeroes.
+                let mut buf = pool_rx.try_recv().unwrap_or_default();
+                let want = CHUNK_BYTES.max(*min_fill).max(carry.len());
                 *min_fill = 0;
+                if buf.len() < want {
+                    buf.resize(want, 0);
+                }
+                let mut filled = carry.len();
+                if let Some(head) = buf.get_mut(..filled) {
+                    head.copy_from_slice(carry);
+                }
+                carry.clear();
                 let io = |source| CaptureError::Io {
                     path: self.path.clone(),
                     err: source,
                 };
                 if !*eof {
-                    let old = buf.len();
-                    buf.resize(want, 0);
-                    let n = read_full(file, buf.get_mut(old..).unwrap_or_default()).map_err(io)?;
-                    buf.truncate(old + n);
-                    if old + n < want {
+                    let n = read_full(file, buf.get_mut(filled..want).unwrap_or_default())
+                        .map_err(io)?;
+                    filled += n;
+                    if filled < want {
                         *eof = true;
                     }
                 }
+                let window = buf.get(..filled).unwrap_or_default();
                 let (used, frames, need) =
-                    walk(&mut self.parser, &buf, buf.len()).map_err(|source| {
+                    walk(&mut self.parser, window, filled).map_err(|source| {
                         CaptureError::Format {
                             path: self.path.clone(),
                             err: source,
                         }
                     })?;
-                carry.extend_from_slice(buf.get(used..).unwrap_or_default());
+                carry.extend_from_slice(window.get(used..).unwrap_or_default());
                 if used == 0 {
                     if *eof {
                         if !carry.is_empty() {
