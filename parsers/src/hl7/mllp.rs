@@ -63,6 +63,10 @@ pub trait Events: AnomalySink {
     fn message(&mut self, done: Completed);
     /// A message that could not be read (its anomaly was reported).
     fn malformed(&mut self);
+    /// The flow hit its anomaly cap: stop scanning this input.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -104,7 +108,7 @@ impl DirStream {
     /// Feeds the next bytes of this direction.
     pub fn feed(&mut self, data: &[u8], ts: Ts, ev: &mut dyn Events) {
         let mut rest = data;
-        while !rest.is_empty() {
+        while !rest.is_empty() && !ev.stopped() {
             let used = match self.state {
                 State::Between => self.between(rest, ts, ev),
                 State::InBlock => self.in_block(rest, ts, ev),

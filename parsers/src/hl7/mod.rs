@@ -392,6 +392,10 @@ fn negative(code: Option<&str>) -> bool {
 }
 
 impl Events for Emit<'_> {
+    fn stopped(&self) -> bool {
+        *self.anomalies > MAX_ANOMALIES
+    }
+
     fn malformed(&mut self) {
         self.stats.any = true;
         let s = self.summary(self.dir);
