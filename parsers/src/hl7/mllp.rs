@@ -6,6 +6,10 @@
 //! straight onto TCP) is recognised when a line starts with `MSH`; its message ends at the next `MSH`
 //! segment, when the other direction starts talking after a segment end, at a gap, or at the flow end.
 //!
+//! MLLP release 2 (HL7 Transport Specification: MLLP, release 2, §3 "commit acknowledgement") adds
+//! blocks holding the single byte 0x06 (ACK) or 0x15 (NAK); they are counted (`mllp_commit_acks`,
+//! `mllp_commit_naks` in the summary), not reported as malformed messages.
+//!
 //! Between blocks CR and LF are tolerated; any other byte is `garbage_between_frames` (once per run).
 //! A block over the message cap is `message_too_large` and the stream resynchronises on the next SB
 //! (nothing of the oversized message is kept: its bytes are counted, never buffered).
@@ -15,6 +19,9 @@ use crate::Ts;
 
 pub const SB: u8 = 0x0B;
 pub const EB: u8 = 0x1C;
+/// MLLP release 2 commit acknowledgement bytes.
+pub const ACK: u8 = 0x06;
+pub const NAK: u8 = 0x15;
 const CR: u8 = b'\r';
 const LF: u8 = b'\n';
 
@@ -63,6 +70,8 @@ pub trait Events: AnomalySink {
     fn message(&mut self, done: Completed);
     /// A message that could not be read (its anomaly was reported).
     fn malformed(&mut self);
+    /// An MLLP release 2 commit acknowledgement block (`<SB><ACK|NAK><EB><CR>`), `true` for ACK.
+    fn commit_ack(&mut self, positive: bool);
     /// The flow hit its anomaly cap: stop scanning this input.
     fn stopped(&self) -> bool {
         false
@@ -294,6 +303,13 @@ impl DirStream {
         self.state = State::Between;
         self.line_start = true;
         self.msh_match = 0;
+        if framing == Framing::Mllp {
+            if let Some(b @ (ACK | NAK)) = self.scanner.single_byte() {
+                ev.commit_ack(b == ACK);
+                self.scanner.reset();
+                return;
+            }
+        }
         match self.scanner.finish(ev) {
             Some(info) => {
                 if info.terminator() != "cr" && !self.lf_reported {
@@ -389,6 +405,10 @@ mod tests {
         fn malformed(&mut self) {
             self.malformed += 1;
         }
+        fn commit_ack(&mut self, positive: bool) {
+            self.kinds
+                .push(if positive { "commit_ack" } else { "commit_nak" });
+        }
     }
 
     fn run(data: &[u8], max: u64) -> Rec {
@@ -463,6 +483,21 @@ mod tests {
         let r = run(&big, 1 << 20);
         assert_eq!(r.kinds, ["message_too_large"]);
         assert!(r.msgs.is_empty());
+    }
+
+    #[test]
+    fn mllp2_commit_acks_are_not_messages() {
+        let data = [
+            framed(M1),
+            vec![SB, ACK, EB, CR],
+            vec![SB, NAK, EB, CR],
+            framed(b"X"),
+        ]
+        .concat();
+        let r = run(&data, 1 << 20);
+        assert_eq!(r.kinds, ["commit_ack", "commit_nak", "truncated_msh"]);
+        assert_eq!(r.msgs.len(), 1);
+        assert_eq!(r.malformed, 1);
     }
 
     #[test]

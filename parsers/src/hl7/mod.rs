@@ -236,6 +236,12 @@ pub struct DirSummary {
     pub unacked_control_ids: Vec<String>,
     /// Responses this sender sent that matched no pending message.
     pub unsolicited_acks: u32,
+    /// MLLP release 2 commit acknowledgement blocks (0x06) this sender sent.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mllp_commit_acks: u32,
+    /// MLLP release 2 negative commit acknowledgement blocks (0x15) this sender sent.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mllp_commit_naks: u32,
 }
 
 /// Content probe: MLLP start block then `MSH`, or unframed `MSH`; then a plausible field separator and
@@ -394,6 +400,16 @@ fn negative(code: Option<&str>) -> bool {
 impl Events for Emit<'_> {
     fn stopped(&self) -> bool {
         *self.anomalies > MAX_ANOMALIES
+    }
+
+    fn commit_ack(&mut self, positive: bool) {
+        self.stats.any = true;
+        let s = self.summary(self.dir);
+        if positive {
+            s.mllp_commit_acks = s.mllp_commit_acks.saturating_add(1);
+        } else {
+            s.mllp_commit_naks = s.mllp_commit_naks.saturating_add(1);
+        }
     }
 
     fn malformed(&mut self) {
@@ -838,6 +854,8 @@ NTE|1||Patient ZZTESTFIRST complains \\T\\ note \\X0D0A\\\r";
                 unacked: 2,
                 unacked_control_ids: vec!["MSG00002".into(), "MSG00003".into()],
                 unsolicited_acks: 0,
+                mllp_commit_acks: 0,
+                mllp_commit_naks: 0,
             }
         );
         assert_eq!((s.to_client.acks, s.to_client.unsolicited_acks), (3, 1));
@@ -913,6 +931,21 @@ NTE|1||Patient ZZTESTFIRST complains \\T\\ note \\X0D0A\\\r";
         assert_eq!(s.to_server.unacked, 300);
         assert_eq!(s.to_server.unacked_control_ids.len(), MAX_UNACKED_LISTED);
         assert_eq!(s.to_server.unacked_control_ids[0], "C44");
+    }
+
+    #[test]
+    fn mllp2_commit_acks_counted_in_summary() {
+        // MLLP release 2: the receiver commits each block with <SB>0x06<EB><CR> before the HL7 ACK.
+        let conv: Conv = vec![
+            (ToServer, framed(ADT_A01), Ts(0)),
+            (ToClient, framed(&[0x06]), Ts(1_000)),
+            (ToClient, framed(ACK_A01), Ts(2_000)),
+        ];
+        let ev = run(&conv);
+        assert!(kinds(&ev).is_empty(), "{:?}", kinds(&ev));
+        assert_eq!(ev.len(), 3);
+        let s = hl7(&ev[2]).summary.clone().unwrap();
+        assert_eq!((s.to_client.mllp_commit_acks, s.to_server.acked), (1, 1));
     }
 
     #[test]

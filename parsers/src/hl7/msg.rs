@@ -346,6 +346,15 @@ impl Scanner {
         self.phase != Phase::Msh && !self.in_fields && self.id_len == 0
     }
 
+    /// The message so far is one byte and no segment (an MLLP release 2 commit acknowledgement block
+    /// holds only 0x06 ACK or 0x15 NAK).
+    pub fn single_byte(&self) -> Option<u8> {
+        match self.msh.as_slice() {
+            [b] if self.phase == Phase::Msh => Some(*b),
+            _ => None,
+        }
+    }
+
     /// True once MSH was read and understood.
     pub fn has_msh(&self) -> bool {
         self.phase == Phase::Body
