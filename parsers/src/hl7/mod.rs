@@ -26,7 +26,10 @@
 //! ones are dropped and counted as unacknowledged, anomaly `pending_overflow` once per flow). At
 //! [`StreamParser::end`], one `type: "summary"` event per flow that carried messages gives, per sender
 //! direction, messages, responses, acknowledged, negatively acknowledged (AE/AR/CE/CR), unacknowledged
-//! (with up to [`MAX_UNACKED_LISTED`] of their control ids), unsolicited responses and malformed messages.
+//! (with up to [`MAX_UNACKED_LISTED`] of their control ids), unsolicited responses, malformed messages
+//! and MLLP release 2 commit acknowledgement blocks (0x06 / 0x15). Responses are paired whatever their
+//! MSA-1: in enhanced mode the first response (commit, CA/CE/CR) pairs; a later application response to
+//! the same control id then shows `paired: false`.
 //!
 //! # Anomaly kinds (`AppEvent::anomaly("hl7", kind, detail)`)
 //!
