@@ -28,8 +28,9 @@
 //! direction, messages, responses, acknowledged, negatively acknowledged (AE/AR/CE/CR), unacknowledged
 //! (with up to [`MAX_UNACKED_LISTED`] of their control ids), unsolicited responses, malformed messages
 //! and MLLP release 2 commit acknowledgement blocks (0x06 / 0x15). Responses are paired whatever their
-//! MSA-1: in enhanced mode the first response (commit, CA/CE/CR) pairs; a later application response to
-//! the same control id then shows `paired: false`.
+//! MSA-1: in enhanced mode the first response (commit, CA/CE/CR) pairs; a later application response
+//! to one of the last [`RECENT_ACKED`] acknowledged control ids has `paired: true, repeated_ack: true`
+//! (counted as `repeated_acks`, and as negative if it is AE/AR).
 //!
 //! # Anomaly kinds (`AppEvent::anomaly("hl7", kind, detail)`)
 //!
@@ -79,6 +80,8 @@ pub const DEFAULT_MAX_MESSAGE: u64 = 1 << 20;
 pub const MAX_PENDING: usize = 256;
 /// Unacknowledged control ids listed per direction in the summary.
 pub const MAX_UNACKED_LISTED: usize = 16;
+/// Acknowledged control ids remembered per flow, to recognise a second response to one message.
+pub const RECENT_ACKED: usize = 32;
 /// Anomalies per flow before the parser gives up on it.
 pub const MAX_ANOMALIES: u32 = 256;
 
@@ -185,6 +188,10 @@ pub struct Hl7Fields {
     pub ack_latency_us: Option<u64>,
     #[serde(skip_serializing_if = "is_false")]
     pub duplicate_control_id: bool,
+    /// A second response to an already acknowledged message (enhanced mode: the application ACK
+    /// after the commit ACK; or a repeated ACK).
+    #[serde(skip_serializing_if = "is_false")]
+    pub repeated_ack: bool,
     #[serde(skip_serializing_if = "is_zero")]
     pub obx_count: u32,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -239,6 +246,9 @@ pub struct DirSummary {
     pub unacked_control_ids: Vec<String>,
     /// Responses this sender sent that matched no pending message.
     pub unsolicited_acks: u32,
+    /// Responses this sender sent to a message it had already acknowledged.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub repeated_acks: u32,
     /// MLLP release 2 commit acknowledgement blocks (0x06) this sender sent.
     #[serde(skip_serializing_if = "is_zero")]
     pub mllp_commit_acks: u32,
@@ -298,6 +308,7 @@ struct Stats {
 pub struct Hl7Parser {
     dirs: [DirStream; 2],
     pending: Vec<Pending>,
+    recent: Vec<(Direction, String)>,
     stats: Stats,
     anomalies: u32,
     overflow_reported: bool,
@@ -320,6 +331,7 @@ impl Hl7Parser {
         Hl7Parser {
             dirs: [DirStream::new(max), DirStream::new(max)],
             pending: Vec::new(),
+            recent: Vec::new(),
             stats: Stats::default(),
             anomalies: 0,
             overflow_reported: false,
@@ -343,6 +355,7 @@ impl Hl7Parser {
                 dir,
                 out,
                 pending: &mut self.pending,
+                recent: &mut self.recent,
                 stats: &mut self.stats,
                 anomalies: &mut self.anomalies,
                 overflow_reported: &mut self.overflow_reported,
@@ -372,6 +385,7 @@ struct Emit<'a> {
     dir: Direction,
     out: &'a mut Vec<AppEvent>,
     pending: &'a mut Vec<Pending>,
+    recent: &'a mut Vec<(Direction, String)>,
     stats: &'a mut Stats,
     anomalies: &'a mut u32,
     overflow_reported: &'a mut bool,
@@ -448,11 +462,30 @@ impl Events for Emit<'_> {
                     if neg {
                         s.negative_acks = s.negative_acks.saturating_add(1);
                     }
+                    if self.recent.len() >= RECENT_ACKED {
+                        self.recent.remove(0);
+                    }
+                    self.recent.push((p.sender, p.control_id));
                 }
                 None => {
-                    ev.paired = Some(false);
+                    let repeat = ev.acked_control_id.as_ref().is_some_and(|id| {
+                        self.recent
+                            .iter()
+                            .any(|(d, c)| *d == dir.reverse() && c == id)
+                    });
+                    ev.paired = Some(repeat);
+                    ev.repeated_ack = repeat;
+                    let neg = negative(ev.ack_code.as_deref());
+                    if repeat && neg {
+                        let s = self.summary(dir.reverse());
+                        s.negative_acks = s.negative_acks.saturating_add(1);
+                    }
                     let s = self.summary(dir);
-                    s.unsolicited_acks = s.unsolicited_acks.saturating_add(1);
+                    if repeat {
+                        s.repeated_acks = s.repeated_acks.saturating_add(1);
+                    } else {
+                        s.unsolicited_acks = s.unsolicited_acks.saturating_add(1);
+                    }
                 }
             }
         } else {
@@ -857,6 +890,7 @@ NTE|1||Patient ZZTESTFIRST complains \\T\\ note \\X0D0A\\\r";
                 unacked: 2,
                 unacked_control_ids: vec!["MSG00002".into(), "MSG00003".into()],
                 unsolicited_acks: 0,
+                repeated_acks: 0,
                 mllp_commit_acks: 0,
                 mllp_commit_naks: 0,
             }
@@ -934,6 +968,34 @@ NTE|1||Patient ZZTESTFIRST complains \\T\\ note \\X0D0A\\\r";
         assert_eq!(s.to_server.unacked, 300);
         assert_eq!(s.to_server.unacked_control_ids.len(), MAX_UNACKED_LISTED);
         assert_eq!(s.to_server.unacked_control_ids[0], "C44");
+    }
+
+    #[test]
+    fn enhanced_mode_commit_then_application_ack() {
+        // HL7 v2.5 §2.9.3 enhanced acknowledgment: CA (commit accept), then the application's AE.
+        let ca = b"MSH|^~\\&|L|H|A|H|2024||ACK^A01^ACK|C1|P|2.5\rMSA|CA|MSG00001\r";
+        let ae = b"MSH|^~\\&|L|H|A|H|2024||ACK^A01^ACK|C2|P|2.5\rMSA|AE|MSG00001\r";
+        let conv: Conv = vec![
+            (ToServer, framed(ADT_A01), Ts(0)),
+            (ToClient, framed(ca), Ts(1_000)),
+            (ToClient, framed(ae), Ts(2_000)),
+        ];
+        let ev = run(&conv);
+        assert!(kinds(&ev).is_empty(), "{:?}", kinds(&ev));
+        assert_eq!(
+            (hl7(&ev[1]).paired, hl7(&ev[1]).repeated_ack),
+            (Some(true), false)
+        );
+        assert_eq!(
+            (hl7(&ev[2]).paired, hl7(&ev[2]).repeated_ack),
+            (Some(true), true)
+        );
+        let s = hl7(&ev[3]).summary.clone().unwrap();
+        assert_eq!((s.to_server.acked, s.to_server.negative_acks), (1, 1));
+        assert_eq!(
+            (s.to_client.repeated_acks, s.to_client.unsolicited_acks),
+            (1, 0)
+        );
     }
 
     #[test]
