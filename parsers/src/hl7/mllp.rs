@@ -1,12 +1,12 @@
 //! One direction of an HL7 connection: MLLP blocks or unframed messages, as a stream.
 //!
-//! MLLP (HL7 v2.5 Appendix C, "Lower Layer Protocols", C.4 "Minimal Lower Layer Protocol"; the same
-//! framing as the stand-alone "MLLP release 1" / HL7 Transport Specification MLLP release 2 block
-//! format): `<SB> message <EB><CR>` with SB = 0x0B and EB = 0x1C. An unframed stream (HL7 written
-//! straight onto TCP) is recognised when a line starts with `MSH`; its message ends at the next `MSH`
+//! MLLP (HL7 v2.5 Appendix C, "Lower Layer Protocols", "Minimal Lower Layer Protocol"; the same block
+//! format as the stand-alone MLLP release 1 and the HL7 Transport Specification MLLP release 2):
+//! `<SB> message <EB><CR>` with SB = 0x0B and EB = 0x1C. An unframed stream (HL7 written straight onto
+//! TCP) is recognised when a line starts with `MSH`; its message ends at the next `MSH`
 //! segment, when the other direction starts talking after a segment end, at a gap, or at the flow end.
 //!
-//! MLLP release 2 (HL7 Transport Specification: MLLP, release 2, §3 "commit acknowledgement") adds
+//! MLLP release 2 (HL7 Transport Specification: MLLP, release 2, commit acknowledgement) adds
 //! blocks holding the single byte 0x06 (ACK) or 0x15 (NAK); they are counted (`mllp_commit_acks`,
 //! `mllp_commit_naks` in the summary), not reported as malformed messages.
 //!

@@ -1,11 +1,12 @@
 //! HL7 v2 over MLLP (or unframed over TCP): message types, control ids, ACK flow, PHI never emitted.
 //!
-//! Standards: HL7 v2.5 chapter 2 (Control): §2.5 message construction (segments end with CR; field,
-//! component, repetition, subcomponent separators), §2.5.4 / §2.14.9.1-2 (MSH-1 and MSH-2 define the
-//! delimiters, read from each message, never assumed), §2.7 escape sequences, §2.9 acknowledgment rules
-//! (original and enhanced mode; MSA-1 codes AA/AE/AR and CA/CE/CR), §2.14.5 ERR, §2.14.8 MSA, §2.14.9
-//! MSH; chapter 7 §7.4.2 OBX. Framing: HL7 v2.5 Appendix C.4 "Minimal Lower Layer Protocol" (MLLP
-//! release 1: `0x0B message 0x1C 0x0D`).
+//! Standards: HL7 v2.5 chapter 2 (Control): message framework and delimiters (segments end with CR;
+//! field, component, repetition, escape and subcomponent characters are declared by MSH-1 and MSH-2 of
+//! each message, never assumed), use of escape sequences in text fields, acknowledgment rules
+//! (original and enhanced mode; MSA-1 codes AA/AE/AR and CA/CE/CR), and the message control segments
+//! MSH, MSA and ERR; chapter 7 for OBX. Framing: HL7 v2.5 Appendix C, "Minimal Lower Layer Protocol"
+//! (MLLP release 1: `0x0B message 0x1C 0x0D`), and the commit blocks of MLLP release 2. (Section
+//! numbers are left out on purpose: they move between v2.x editions; the names do not.)
 //!
 //! # What is decoded
 //!
@@ -55,8 +56,8 @@
 //! [`msg::FIELD_CAP`] bytes, ≤ [`msg::MAX_SEGMENT_IDS`] segment ids, ≤ [`msg::MAX_SEGMENT_KINDS`]
 //! counts, ≤ [`msg::MAX_OBSERVATIONS`] observation identifiers. Per flow: ≤ [`MAX_PENDING`] pending
 //! control ids of ≤ [`msg::FIELD_CAP`] bytes. Nothing is sized by the input: message bodies, OBX-5
-//! values and oversized messages are scanned and counted, never buffered.
-
+//! values and oversized messages are scanned and counted, never buffered; ≤ [`RECENT_ACKED`]
+//! recently acknowledged control ids per flow.
 //!
 //! # Validation
 //!
@@ -657,7 +658,7 @@ mod tests {
 
     // The ADT^A01 example of HL7 v2.5 chapter 2 (message construction example: "GOOD HEALTH HOSPITAL",
     // control id MSG00001, patient EVERYMAN^ADAM; all values are the standard's own synthetic ones), and
-    // an original-mode accept acknowledgment of it as in chapter 2 §2.9.2 / §2.14.8 (MSA-1 AA, MSA-2 the
+    // an original-mode accept acknowledgment of it as in chapter 2's original-mode acknowledgment rules and MSA (MSA-1 AA, MSA-2 the
     // acknowledged MSH-10).
     const ADT_A01: &[u8] = b"MSH|^~\\&|ADT1|GOOD HEALTH HOSPITAL|GHH LAB, INC.|GOOD HEALTH HOSPITAL|198808181126|SECURITY|ADT^A01^ADT_A01|MSG00001|P|2.5\r\
 EVN|A01|200708181123||\r\
@@ -972,7 +973,7 @@ NTE|1||Patient ZZTESTFIRST complains \\T\\ note \\X0D0A\\\r";
 
     #[test]
     fn enhanced_mode_commit_then_application_ack() {
-        // HL7 v2.5 §2.9.3 enhanced acknowledgment: CA (commit accept), then the application's AE.
+        // HL7 v2.5 chapter 2, enhanced-mode acknowledgment: CA (commit accept), then the application's AE.
         let ca = b"MSH|^~\\&|L|H|A|H|2024||ACK^A01^ACK|C1|P|2.5\rMSA|CA|MSG00001\r";
         let ae = b"MSH|^~\\&|L|H|A|H|2024||ACK^A01^ACK|C2|P|2.5\rMSA|AE|MSG00001\r";
         let conv: Conv = vec![

@@ -1,10 +1,10 @@
 //! Streaming scan of one HL7 v2 message (the bytes between the MLLP blocks, or one unframed message).
 //!
-//! HL7 v2.5 chapter 2: §2.5 (message construction rules: segments end with CR, fields are separated by
-//! the field separator, components, repetitions and subcomponents by the encoding characters), §2.5.4
-//! (the delimiters come from MSH-1 and MSH-2), §2.7 (escape sequences such as `\F\`, `\X0D\`: they never
-//! contain a literal delimiter, so the scan does not need to decode them), §2.14.9 (MSH fields),
-//! §2.14.8 (MSA), §2.14.5 (ERR), chapter 7 §7.4.2 (OBX).
+//! HL7 v2.5 chapter 2: message construction (segments end with CR, fields are separated by the field
+//! separator, components, repetitions and subcomponents by the encoding characters); message
+//! delimiters (declared by MSH-1 and MSH-2); escape sequences in text fields (such as `\F\`,
+//! `\X0D\`: they never contain a literal delimiter, so the scan does not need to decode them); the
+//! MSH, MSA and ERR segment definitions; chapter 7 for OBX.
 //!
 //! The scanner never holds the message. It keeps:
 //! * the MSH segment, up to [`MSH_CAP`] bytes (longer: `msh_too_long`, the cut field is dropped);
@@ -98,7 +98,7 @@ pub struct Observation {
     pub count: u32,
 }
 
-/// The delimiters of a message (HL7 v2.5 §2.5.4).
+/// The delimiters of a message (HL7 v2.5 chapter 2, message delimiters: MSH-1 and MSH-2).
 #[derive(Debug, Clone, Copy)]
 pub struct Delims {
     pub field: u8,
@@ -916,7 +916,7 @@ mod tests {
         (info, k.0)
     }
 
-    // HL7 v2.5 chapter 2, §2.5.4 / §2.14.9 example MSH with the usual delimiters, and a result with two
+    // HL7 v2.5 chapter 2 (message delimiters, MSH definition): an MSH with the usual delimiters, and a result with two
     // observations; OBX-5 values and NTE text must never be captured.
     const ORU: &[u8] =
         b"MSH|^~\\&|MONITOR|ICU^1.2.3^ISO|HIS|GHH|20240101120000||ORU^R01^ORU_R01|MSG00001|P|2.5\r\
@@ -979,7 +979,7 @@ NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
 
     #[test]
     fn err_code_and_severity() {
-        // HL7 v2.5 §2.14.5 ERR: ERR-3 HL7 error code (table 0357), ERR-4 severity (table 0516).
+        // HL7 v2.5 chapter 2, ERR segment: ERR-3 HL7 error code (table 0357), ERR-4 severity (table 0516).
         let m = b"MSH|^~\\&|A|B|C|D|2024||ACK^R01^ACK|C2|P|2.5\rMSA|AR|MSG00001\rERR||PID^1^3|102^Data type error^HL70357|E\r";
         let info = scan(m).0.unwrap();
         assert_eq!(info.err_code.as_deref(), Some("102"));
