@@ -1084,6 +1084,33 @@ NTE|1||Patient ZZTESTFIRST complains \\T\\ note \\X0D0A\\\r";
         );
     }
 
+    // What nmap -sV sent to the hl7apy server's port 2575 in the corpus's noise.pcap (corpus commit
+    // 537cf25, tcp.stream 3993-3996; the TLS probes cut to their first 16 bytes): none is HL7.
+    #[test]
+    fn nmap_service_probes_are_not_hl7() {
+        let probes: [&[u8]; 4] = [
+            b"\r\n\r\n",
+            b"GET / HTTP/1.0\r\n\r\n",
+            b"\x16\x03\x00\x00S\x01\x00\x00O\x03\x00?G\xd7\xf7\xba",
+            b"\x16\x03\x00\x00i\x01\x00\x00e\x03\x03U\x1c\xa7\xe4r",
+        ];
+        for pr in probes {
+            assert_eq!(probe(ToServer, pr), Probe::No, "{pr:?}");
+            assert_ne!(
+                crate::detect(ToServer, pr, 2575),
+                crate::Detect::Found(Protocol::Hl7)
+            );
+            let ev = run(&vec![(ToServer, pr.to_vec(), Ts(0))]);
+            assert!(
+                ev.iter().all(|e| matches!(e, AppEvent::Anomaly(_))),
+                "{ev:?}"
+            );
+        }
+        // The TLS probe holds 0x1c: it must not be taken for an MLLP end block.
+        let ev = run(&vec![(ToServer, probes[3].to_vec(), Ts(0))]);
+        assert_eq!(kinds(&ev), ["garbage_between_frames"]);
+    }
+
     // Synthetic patients (invented for this test) in every PHI-bearing place: PID names, ids, birth
     // dates, addresses, NK1, GT1, IN1, MRG, NTE free text, OBX-5 values, a stray CR inside free text,
     // a Z-segment, a malformed MSH. None of it may reach an event.
@@ -1207,7 +1234,7 @@ ZPI|QUIXBERRY|19330229\r";
 
 #[cfg(test)]
 mod corpus {
-    //! Real captures from the corpus (captures/hl7/, recorded by the corpus helper):
+    //! Real captures from the corpus (captures/hl7/ as re-recorded in corpus commit 537cf25):
     //! * `python-hl7.pcap`: python-hl7 0.4.5 asyncio MLLP server 172.30.0.13:6661 with persistent
     //!   connections (monitor, pump, ADT sender), plus unframed HL7 over TCP 172.30.0.54 -> .14:5001;
     //! * `hl7apy.pcap`: hl7apy 1.3.5 MLLPServer 172.30.0.12:2575, python-hl7 MLLP clients, one message
@@ -1262,7 +1289,7 @@ mod corpus {
     /// Message types per capture, as tshark 4.0.17's HL7 dissector counts them:
     /// `tshark -r python-hl7.pcap -d tcp.port==6661,hl7 -d tcp.port==5001,hl7 -Y hl7 -T fields
     ///  -e tcp.stream -e hl7.message.type -e hl7.event.type` (comma lists split; 54 messages in
-    /// tcp.stream 0/1/2: 10/22/22) and `tshark -r hl7apy.pcap -d tcp.port==2575,hl7 ...` (48 messages,
+    /// tcp.stream 0/1/2: 22/10/22) and `tshark -r hl7apy.pcap -d tcp.port==2575,hl7 ...` (48 messages,
     /// 2 per stream in all 24 streams). tshark does not dissect the unframed flow (python-hl7 stream 3,
     /// port 5001); its payload holds 3 `MSH|` per direction (counted over `tcp.payload`), 3 ORU^R01 and
     /// their 3 ACKs, which are added below.
@@ -1345,8 +1372,8 @@ mod corpus {
         assert_eq!(got[0], want(&PYTHON_HL7));
         assert_eq!(got[1], want(&HL7APY));
         assert_eq!(unframed, want(&[("ACK^R01", 3), ("ORU^R01", 3)]));
-        assert_eq!(per_flow.get(&0), Some(&10));
-        assert_eq!(per_flow.get(&1), Some(&22));
+        assert_eq!(per_flow.get(&0), Some(&22));
+        assert_eq!(per_flow.get(&1), Some(&10));
         assert_eq!(per_flow.get(&2), Some(&22));
         assert!((4..28).all(|f| per_flow.get(&f) == Some(&2)));
         // The corpus's negative ACKs: MFN^M02 -> AR and ORU without PID -> AE (hl7apy), AE/AR from
