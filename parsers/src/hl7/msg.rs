@@ -702,23 +702,28 @@ impl Scanner {
             }
             Kind::Obx => {
                 self.info.obx_count = self.info.obx_count.saturating_add(1);
-                let obs = Observation {
-                    code: comp(c1, 0).unwrap_or_default(),
-                    coding_system: comp(c1, 2),
-                    value_type: comp(c0, 0),
-                    status: comp(c2, 0),
-                    count: 1,
-                };
+                fn raw<'a>(c: &'a CapBuf, d: &Delims, n: usize) -> &'a [u8] {
+                    component(first_rep(c.as_slice(), d), d, n)
+                }
+                let (code, system) = (raw(c1, &d, 0), raw(c1, &d, 2));
+                let (vtype, status) = (raw(c0, &d, 0), raw(c2, &d, 0));
+                // Compare before allocating: repeated identifiers (the usual case) cost no allocation.
                 let list = &mut self.info.observations;
                 if let Some(o) = list.iter_mut().find(|o| {
-                    o.code == obs.code
-                        && o.coding_system == obs.coding_system
-                        && o.value_type == obs.value_type
-                        && o.status == obs.status
+                    text_eq(Some(o.code.as_str()), code, &d)
+                        && text_eq(o.coding_system.as_deref(), system, &d)
+                        && text_eq(o.value_type.as_deref(), vtype, &d)
+                        && text_eq(o.status.as_deref(), status, &d)
                 }) {
                     o.count = o.count.saturating_add(1);
                 } else if list.len() < MAX_OBSERVATIONS {
-                    list.push(obs);
+                    list.push(Observation {
+                        code: text(code, &d).unwrap_or_default(),
+                        coding_system: text(system, &d),
+                        value_type: text(vtype, &d),
+                        status: text(status, &d),
+                        count: 1,
+                    });
                 } else {
                     self.info.observations_truncated = true;
                 }
@@ -871,6 +876,26 @@ fn component<'a>(field: &'a [u8], d: &Delims, n: usize) -> &'a [u8] {
         .unwrap_or_default()
 }
 
+/// Whether `text(v, d)` would give `have` (an empty `have` string stands for `None` too), without
+/// allocating.
+fn text_eq(have: Option<&str>, v: &[u8], d: &Delims) -> bool {
+    let v = v.get(..FIELD_CAP).unwrap_or(v);
+    let have = have.unwrap_or_default().as_bytes();
+    have.len() == v.len() && have.iter().zip(v).all(|(&h, &b)| h == text_byte(b, d))
+}
+
+fn text_byte(b: u8, d: &Delims) -> u8 {
+    if b == d.component {
+        b'^'
+    } else if Some(b) == d.subcomponent {
+        b'&'
+    } else if b.is_ascii_graphic() || b == b' ' {
+        b
+    } else {
+        b'?'
+    }
+}
+
 /// A reported string: component separators shown as `^`, subcomponent separators as `&`, anything not
 /// printable ASCII as `?`, at most [`FIELD_CAP`] characters; `None` when empty.
 pub fn text(v: &[u8], d: &Delims) -> Option<String> {
@@ -878,20 +903,7 @@ pub fn text(v: &[u8], d: &Delims) -> Option<String> {
     if v.is_empty() {
         return None;
     }
-    let s: Vec<u8> = v
-        .iter()
-        .map(|&b| {
-            if b == d.component {
-                b'^'
-            } else if Some(b) == d.subcomponent {
-                b'&'
-            } else if b.is_ascii_graphic() || b == b' ' {
-                b
-            } else {
-                b'?'
-            }
-        })
-        .collect();
+    let s: Vec<u8> = v.iter().map(|&b| text_byte(b, d)).collect();
     // Only ASCII is left, so this cannot fail.
     String::from_utf8(s).ok()
 }
@@ -1048,6 +1060,17 @@ NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
         assert_eq!(info.observations.len(), MAX_OBSERVATIONS);
         assert!(info.observations_truncated);
         assert_eq!(info.obx_count, 2000);
+    }
+
+    #[test]
+    fn text_eq_agrees_with_text() {
+        let d = Delims::default();
+        let long = [b'x'; 100];
+        for v in [&b""[..], b"NM", b"150456", b"a^b&c\x01\xff", &long[..]] {
+            let t = text(v, &d);
+            assert!(text_eq(t.as_deref(), v, &d), "{v:?}");
+            assert!(!text_eq(Some("other"), v, &d));
+        }
     }
 
     #[test]
