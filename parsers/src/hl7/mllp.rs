@@ -1,10 +1,14 @@
 //! One direction of an HL7 connection: MLLP blocks or unframed messages, as a stream.
 //!
-//! MLLP (HL7 v2.5 Appendix C, "Lower Layer Protocols", C.4 "Minimal Lower Layer Protocol"; the same
-//! framing as the stand-alone "MLLP release 1" / HL7 Transport Specification MLLP release 2 block
-//! format): `<SB> message <EB><CR>` with SB = 0x0B and EB = 0x1C. An unframed stream (HL7 written
-//! straight onto TCP) is recognised when a line starts with `MSH`; its message ends at the next `MSH`
+//! MLLP (HL7 v2.5 Appendix C, "Lower Layer Protocols", "Minimal Lower Layer Protocol"; the same block
+//! format as the stand-alone MLLP release 1 and the HL7 Transport Specification MLLP release 2):
+//! `<SB> message <EB><CR>` with SB = 0x0B and EB = 0x1C. An unframed stream (HL7 written straight onto
+//! TCP) is recognised when a line starts with `MSH`; its message ends at the next `MSH`
 //! segment, when the other direction starts talking after a segment end, at a gap, or at the flow end.
+//!
+//! MLLP release 2 (HL7 Transport Specification: MLLP, release 2, commit acknowledgement) adds
+//! blocks holding the single byte 0x06 (ACK) or 0x15 (NAK); they are counted (`mllp_commit_acks`,
+//! `mllp_commit_naks` in the summary), not reported as malformed messages.
 //!
 //! Between blocks CR and LF are tolerated; any other byte is `garbage_between_frames` (once per run).
 //! A block over the message cap is `message_too_large` and the stream resynchronises on the next SB
@@ -15,6 +19,9 @@ use crate::Ts;
 
 pub const SB: u8 = 0x0B;
 pub const EB: u8 = 0x1C;
+/// MLLP release 2 commit acknowledgement bytes.
+pub const ACK: u8 = 0x06;
+pub const NAK: u8 = 0x15;
 const CR: u8 = b'\r';
 const LF: u8 = b'\n';
 
@@ -63,6 +70,12 @@ pub trait Events: AnomalySink {
     fn message(&mut self, done: Completed);
     /// A message that could not be read (its anomaly was reported).
     fn malformed(&mut self);
+    /// An MLLP release 2 commit acknowledgement block (`<SB><ACK|NAK><EB><CR>`), `true` for ACK.
+    fn commit_ack(&mut self, positive: bool);
+    /// The flow hit its anomaly cap: stop scanning this input.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -104,7 +117,7 @@ impl DirStream {
     /// Feeds the next bytes of this direction.
     pub fn feed(&mut self, data: &[u8], ts: Ts, ev: &mut dyn Events) {
         let mut rest = data;
-        while !rest.is_empty() {
+        while !rest.is_empty() && !ev.stopped() {
             let used = match self.state {
                 State::Between => self.between(rest, ts, ev),
                 State::InBlock => self.in_block(rest, ts, ev),
@@ -290,6 +303,13 @@ impl DirStream {
         self.state = State::Between;
         self.line_start = true;
         self.msh_match = 0;
+        if framing == Framing::Mllp {
+            if let Some(b @ (ACK | NAK)) = self.scanner.single_byte() {
+                ev.commit_ack(b == ACK);
+                self.scanner.reset();
+                return;
+            }
+        }
         match self.scanner.finish(ev) {
             Some(info) => {
                 if info.terminator() != "cr" && !self.lf_reported {
@@ -385,6 +405,10 @@ mod tests {
         fn malformed(&mut self) {
             self.malformed += 1;
         }
+        fn commit_ack(&mut self, positive: bool) {
+            self.kinds
+                .push(if positive { "commit_ack" } else { "commit_nak" });
+        }
     }
 
     fn run(data: &[u8], max: u64) -> Rec {
@@ -459,6 +483,21 @@ mod tests {
         let r = run(&big, 1 << 20);
         assert_eq!(r.kinds, ["message_too_large"]);
         assert!(r.msgs.is_empty());
+    }
+
+    #[test]
+    fn mllp2_commit_acks_are_not_messages() {
+        let data = [
+            framed(M1),
+            vec![SB, ACK, EB, CR],
+            vec![SB, NAK, EB, CR],
+            framed(b"X"),
+        ]
+        .concat();
+        let r = run(&data, 1 << 20);
+        assert_eq!(r.kinds, ["commit_ack", "commit_nak", "truncated_msh"]);
+        assert_eq!(r.msgs.len(), 1);
+        assert_eq!(r.malformed, 1);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! HL7 v2 over MLLP (or unframed over TCP): message types, control ids, ACK flow, PHI never emitted.
 //!
-//! Standards: HL7 v2.5 chapter 2 (Control): §2.5 message construction (segments end with CR; field,
-//! component, repetition, subcomponent separators), §2.5.4 / §2.14.9.1-2 (MSH-1 and MSH-2 define the
-//! delimiters, read from each message, never assumed), §2.7 escape sequences, §2.9 acknowledgment rules
-//! (original and enhanced mode; MSA-1 codes AA/AE/AR and CA/CE/CR), §2.14.5 ERR, §2.14.8 MSA, §2.14.9
-//! MSH; chapter 7 §7.4.2 OBX. Framing: HL7 v2.5 Appendix C.4 "Minimal Lower Layer Protocol" (MLLP
-//! release 1: `0x0B message 0x1C 0x0D`).
+//! Standards: HL7 v2.5 chapter 2 (Control): message framework and delimiters (segments end with CR;
+//! field, component, repetition, escape and subcomponent characters are declared by MSH-1 and MSH-2 of
+//! each message, never assumed), use of escape sequences in text fields, acknowledgment rules
+//! (original and enhanced mode; MSA-1 codes AA/AE/AR and CA/CE/CR), and the message control segments
+//! MSH, MSA and ERR; chapter 7 for OBX. Framing: HL7 v2.5 Appendix C, "Minimal Lower Layer Protocol"
+//! (MLLP release 1: `0x0B message 0x1C 0x0D`), and the commit blocks of MLLP release 2. (Section
+//! numbers are left out on purpose: they move between v2.x editions; the names do not.)
 //!
 //! # What is decoded
 //!
@@ -26,7 +27,11 @@
 //! ones are dropped and counted as unacknowledged, anomaly `pending_overflow` once per flow). At
 //! [`StreamParser::end`], one `type: "summary"` event per flow that carried messages gives, per sender
 //! direction, messages, responses, acknowledged, negatively acknowledged (AE/AR/CE/CR), unacknowledged
-//! (with up to [`MAX_UNACKED_LISTED`] of their control ids), unsolicited responses and malformed messages.
+//! (with up to [`MAX_UNACKED_LISTED`] of their control ids), unsolicited responses, malformed messages
+//! and MLLP release 2 commit acknowledgement blocks (0x06 / 0x15). Responses are paired whatever their
+//! MSA-1: in enhanced mode the first response (commit, CA/CE/CR) pairs; a later application response
+//! to one of the last [`RECENT_ACKED`] acknowledged control ids has `paired: true, repeated_ack: true`
+//! (counted as `repeated_acks`, and as negative if it is AE/AR).
 //!
 //! # Anomaly kinds (`AppEvent::anomaly("hl7", kind, detail)`)
 //!
@@ -51,8 +56,8 @@
 //! [`msg::FIELD_CAP`] bytes, ≤ [`msg::MAX_SEGMENT_IDS`] segment ids, ≤ [`msg::MAX_SEGMENT_KINDS`]
 //! counts, ≤ [`msg::MAX_OBSERVATIONS`] observation identifiers. Per flow: ≤ [`MAX_PENDING`] pending
 //! control ids of ≤ [`msg::FIELD_CAP`] bytes. Nothing is sized by the input: message bodies, OBX-5
-//! values and oversized messages are scanned and counted, never buffered.
-
+//! values and oversized messages are scanned and counted, never buffered; ≤ [`RECENT_ACKED`]
+//! recently acknowledged control ids per flow.
 //!
 //! # Validation
 //!
@@ -76,6 +81,8 @@ pub const DEFAULT_MAX_MESSAGE: u64 = 1 << 20;
 pub const MAX_PENDING: usize = 256;
 /// Unacknowledged control ids listed per direction in the summary.
 pub const MAX_UNACKED_LISTED: usize = 16;
+/// Acknowledged control ids remembered per flow, to recognise a second response to one message.
+pub const RECENT_ACKED: usize = 32;
 /// Anomalies per flow before the parser gives up on it.
 pub const MAX_ANOMALIES: u32 = 256;
 
@@ -182,6 +189,10 @@ pub struct Hl7Fields {
     pub ack_latency_us: Option<u64>,
     #[serde(skip_serializing_if = "is_false")]
     pub duplicate_control_id: bool,
+    /// A second response to an already acknowledged message (enhanced mode: the application ACK
+    /// after the commit ACK; or a repeated ACK).
+    #[serde(skip_serializing_if = "is_false")]
+    pub repeated_ack: bool,
     #[serde(skip_serializing_if = "is_zero")]
     pub obx_count: u32,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -236,6 +247,15 @@ pub struct DirSummary {
     pub unacked_control_ids: Vec<String>,
     /// Responses this sender sent that matched no pending message.
     pub unsolicited_acks: u32,
+    /// Responses this sender sent to a message it had already acknowledged.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub repeated_acks: u32,
+    /// MLLP release 2 commit acknowledgement blocks (0x06) this sender sent.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mllp_commit_acks: u32,
+    /// MLLP release 2 negative commit acknowledgement blocks (0x15) this sender sent.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mllp_commit_naks: u32,
 }
 
 /// Content probe: MLLP start block then `MSH`, or unframed `MSH`; then a plausible field separator and
@@ -289,6 +309,7 @@ struct Stats {
 pub struct Hl7Parser {
     dirs: [DirStream; 2],
     pending: Vec<Pending>,
+    recent: Vec<(Direction, String)>,
     stats: Stats,
     anomalies: u32,
     overflow_reported: bool,
@@ -311,6 +332,7 @@ impl Hl7Parser {
         Hl7Parser {
             dirs: [DirStream::new(max), DirStream::new(max)],
             pending: Vec::new(),
+            recent: Vec::new(),
             stats: Stats::default(),
             anomalies: 0,
             overflow_reported: false,
@@ -334,6 +356,7 @@ impl Hl7Parser {
                 dir,
                 out,
                 pending: &mut self.pending,
+                recent: &mut self.recent,
                 stats: &mut self.stats,
                 anomalies: &mut self.anomalies,
                 overflow_reported: &mut self.overflow_reported,
@@ -363,6 +386,7 @@ struct Emit<'a> {
     dir: Direction,
     out: &'a mut Vec<AppEvent>,
     pending: &'a mut Vec<Pending>,
+    recent: &'a mut Vec<(Direction, String)>,
     stats: &'a mut Stats,
     anomalies: &'a mut u32,
     overflow_reported: &'a mut bool,
@@ -392,6 +416,20 @@ fn negative(code: Option<&str>) -> bool {
 }
 
 impl Events for Emit<'_> {
+    fn stopped(&self) -> bool {
+        *self.anomalies > MAX_ANOMALIES
+    }
+
+    fn commit_ack(&mut self, positive: bool) {
+        self.stats.any = true;
+        let s = self.summary(self.dir);
+        if positive {
+            s.mllp_commit_acks = s.mllp_commit_acks.saturating_add(1);
+        } else {
+            s.mllp_commit_naks = s.mllp_commit_naks.saturating_add(1);
+        }
+    }
+
     fn malformed(&mut self) {
         self.stats.any = true;
         let s = self.summary(self.dir);
@@ -425,11 +463,30 @@ impl Events for Emit<'_> {
                     if neg {
                         s.negative_acks = s.negative_acks.saturating_add(1);
                     }
+                    if self.recent.len() >= RECENT_ACKED {
+                        self.recent.remove(0);
+                    }
+                    self.recent.push((p.sender, p.control_id));
                 }
                 None => {
-                    ev.paired = Some(false);
+                    let repeat = ev.acked_control_id.as_ref().is_some_and(|id| {
+                        self.recent
+                            .iter()
+                            .any(|(d, c)| *d == dir.reverse() && c == id)
+                    });
+                    ev.paired = Some(repeat);
+                    ev.repeated_ack = repeat;
+                    let neg = negative(ev.ack_code.as_deref());
+                    if repeat && neg {
+                        let s = self.summary(dir.reverse());
+                        s.negative_acks = s.negative_acks.saturating_add(1);
+                    }
                     let s = self.summary(dir);
-                    s.unsolicited_acks = s.unsolicited_acks.saturating_add(1);
+                    if repeat {
+                        s.repeated_acks = s.repeated_acks.saturating_add(1);
+                    } else {
+                        s.unsolicited_acks = s.unsolicited_acks.saturating_add(1);
+                    }
                 }
             }
         } else {
@@ -601,7 +658,7 @@ mod tests {
 
     // The ADT^A01 example of HL7 v2.5 chapter 2 (message construction example: "GOOD HEALTH HOSPITAL",
     // control id MSG00001, patient EVERYMAN^ADAM; all values are the standard's own synthetic ones), and
-    // an original-mode accept acknowledgment of it as in chapter 2 §2.9.2 / §2.14.8 (MSA-1 AA, MSA-2 the
+    // an original-mode accept acknowledgment of it as in chapter 2's original-mode acknowledgment rules and MSA (MSA-1 AA, MSA-2 the
     // acknowledged MSH-10).
     const ADT_A01: &[u8] = b"MSH|^~\\&|ADT1|GOOD HEALTH HOSPITAL|GHH LAB, INC.|GOOD HEALTH HOSPITAL|198808181126|SECURITY|ADT^A01^ADT_A01|MSG00001|P|2.5\r\
 EVN|A01|200708181123||\r\
@@ -834,6 +891,9 @@ NTE|1||Patient ZZTESTFIRST complains \\T\\ note \\X0D0A\\\r";
                 unacked: 2,
                 unacked_control_ids: vec!["MSG00002".into(), "MSG00003".into()],
                 unsolicited_acks: 0,
+                repeated_acks: 0,
+                mllp_commit_acks: 0,
+                mllp_commit_naks: 0,
             }
         );
         assert_eq!((s.to_client.acks, s.to_client.unsolicited_acks), (3, 1));
@@ -912,6 +972,49 @@ NTE|1||Patient ZZTESTFIRST complains \\T\\ note \\X0D0A\\\r";
     }
 
     #[test]
+    fn enhanced_mode_commit_then_application_ack() {
+        // HL7 v2.5 chapter 2, enhanced-mode acknowledgment: CA (commit accept), then the application's AE.
+        let ca = b"MSH|^~\\&|L|H|A|H|2024||ACK^A01^ACK|C1|P|2.5\rMSA|CA|MSG00001\r";
+        let ae = b"MSH|^~\\&|L|H|A|H|2024||ACK^A01^ACK|C2|P|2.5\rMSA|AE|MSG00001\r";
+        let conv: Conv = vec![
+            (ToServer, framed(ADT_A01), Ts(0)),
+            (ToClient, framed(ca), Ts(1_000)),
+            (ToClient, framed(ae), Ts(2_000)),
+        ];
+        let ev = run(&conv);
+        assert!(kinds(&ev).is_empty(), "{:?}", kinds(&ev));
+        assert_eq!(
+            (hl7(&ev[1]).paired, hl7(&ev[1]).repeated_ack),
+            (Some(true), false)
+        );
+        assert_eq!(
+            (hl7(&ev[2]).paired, hl7(&ev[2]).repeated_ack),
+            (Some(true), true)
+        );
+        let s = hl7(&ev[3]).summary.clone().unwrap();
+        assert_eq!((s.to_server.acked, s.to_server.negative_acks), (1, 1));
+        assert_eq!(
+            (s.to_client.repeated_acks, s.to_client.unsolicited_acks),
+            (1, 0)
+        );
+    }
+
+    #[test]
+    fn mllp2_commit_acks_counted_in_summary() {
+        // MLLP release 2: the receiver commits each block with <SB>0x06<EB><CR> before the HL7 ACK.
+        let conv: Conv = vec![
+            (ToServer, framed(ADT_A01), Ts(0)),
+            (ToClient, framed(&[0x06]), Ts(1_000)),
+            (ToClient, framed(ACK_A01), Ts(2_000)),
+        ];
+        let ev = run(&conv);
+        assert!(kinds(&ev).is_empty(), "{:?}", kinds(&ev));
+        assert_eq!(ev.len(), 3);
+        let s = hl7(&ev[2]).summary.clone().unwrap();
+        assert_eq!((s.to_client.mllp_commit_acks, s.to_server.acked), (1, 1));
+    }
+
+    #[test]
     fn anomaly_flood_stops_the_parser() {
         let mut p = Hl7Parser::new();
         let mut out = Vec::new();
@@ -979,6 +1082,33 @@ NTE|1||Patient ZZTESTFIRST complains \\T\\ note \\X0D0A\\\r";
             crate::detect(d, b"\x0bMSH|^~\\&|X", 40000),
             crate::Detect::Found(Protocol::Hl7)
         );
+    }
+
+    // What nmap -sV sent to the hl7apy server's port 2575 in the corpus's noise.pcap (corpus commit
+    // 537cf25, tcp.stream 3993-3996; the TLS probes cut to their first 16 bytes): none is HL7.
+    #[test]
+    fn nmap_service_probes_are_not_hl7() {
+        let probes: [&[u8]; 4] = [
+            b"\r\n\r\n",
+            b"GET / HTTP/1.0\r\n\r\n",
+            b"\x16\x03\x00\x00S\x01\x00\x00O\x03\x00?G\xd7\xf7\xba",
+            b"\x16\x03\x00\x00i\x01\x00\x00e\x03\x03U\x1c\xa7\xe4r",
+        ];
+        for pr in probes {
+            assert_eq!(probe(ToServer, pr), Probe::No, "{pr:?}");
+            assert_ne!(
+                crate::detect(ToServer, pr, 2575),
+                crate::Detect::Found(Protocol::Hl7)
+            );
+            let ev = run(&vec![(ToServer, pr.to_vec(), Ts(0))]);
+            assert!(
+                ev.iter().all(|e| matches!(e, AppEvent::Anomaly(_))),
+                "{ev:?}"
+            );
+        }
+        // The TLS probe holds 0x1c: it must not be taken for an MLLP end block.
+        let ev = run(&vec![(ToServer, probes[3].to_vec(), Ts(0))]);
+        assert_eq!(kinds(&ev), ["garbage_between_frames"]);
     }
 
     // Synthetic patients (invented for this test) in every PHI-bearing place: PID names, ids, birth
@@ -1104,7 +1234,7 @@ ZPI|QUIXBERRY|19330229\r";
 
 #[cfg(test)]
 mod corpus {
-    //! Real captures from the corpus (captures/hl7/, recorded by the corpus helper):
+    //! Real captures from the corpus (captures/hl7/ as re-recorded in corpus commit 537cf25):
     //! * `python-hl7.pcap`: python-hl7 0.4.5 asyncio MLLP server 172.30.0.13:6661 with persistent
     //!   connections (monitor, pump, ADT sender), plus unframed HL7 over TCP 172.30.0.54 -> .14:5001;
     //! * `hl7apy.pcap`: hl7apy 1.3.5 MLLPServer 172.30.0.12:2575, python-hl7 MLLP clients, one message
@@ -1159,7 +1289,7 @@ mod corpus {
     /// Message types per capture, as tshark 4.0.17's HL7 dissector counts them:
     /// `tshark -r python-hl7.pcap -d tcp.port==6661,hl7 -d tcp.port==5001,hl7 -Y hl7 -T fields
     ///  -e tcp.stream -e hl7.message.type -e hl7.event.type` (comma lists split; 54 messages in
-    /// tcp.stream 0/1/2: 10/22/22) and `tshark -r hl7apy.pcap -d tcp.port==2575,hl7 ...` (48 messages,
+    /// tcp.stream 0/1/2: 22/10/22) and `tshark -r hl7apy.pcap -d tcp.port==2575,hl7 ...` (48 messages,
     /// 2 per stream in all 24 streams). tshark does not dissect the unframed flow (python-hl7 stream 3,
     /// port 5001); its payload holds 3 `MSH|` per direction (counted over `tcp.payload`), 3 ORU^R01 and
     /// their 3 ACKs, which are added below.
@@ -1242,8 +1372,8 @@ mod corpus {
         assert_eq!(got[0], want(&PYTHON_HL7));
         assert_eq!(got[1], want(&HL7APY));
         assert_eq!(unframed, want(&[("ACK^R01", 3), ("ORU^R01", 3)]));
-        assert_eq!(per_flow.get(&0), Some(&10));
-        assert_eq!(per_flow.get(&1), Some(&22));
+        assert_eq!(per_flow.get(&0), Some(&22));
+        assert_eq!(per_flow.get(&1), Some(&10));
         assert_eq!(per_flow.get(&2), Some(&22));
         assert!((4..28).all(|f| per_flow.get(&f) == Some(&2)));
         // The corpus's negative ACKs: MFN^M02 -> AR and ORU without PID -> AE (hl7apy), AE/AR from

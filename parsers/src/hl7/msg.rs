@@ -1,10 +1,10 @@
 //! Streaming scan of one HL7 v2 message (the bytes between the MLLP blocks, or one unframed message).
 //!
-//! HL7 v2.5 chapter 2: §2.5 (message construction rules: segments end with CR, fields are separated by
-//! the field separator, components, repetitions and subcomponents by the encoding characters), §2.5.4
-//! (the delimiters come from MSH-1 and MSH-2), §2.7 (escape sequences such as `\F\`, `\X0D\`: they never
-//! contain a literal delimiter, so the scan does not need to decode them), §2.14.9 (MSH fields),
-//! §2.14.8 (MSA), §2.14.5 (ERR), chapter 7 §7.4.2 (OBX).
+//! HL7 v2.5 chapter 2: message construction (segments end with CR, fields are separated by the field
+//! separator, components, repetitions and subcomponents by the encoding characters); message
+//! delimiters (declared by MSH-1 and MSH-2); escape sequences in text fields (such as `\F\`,
+//! `\X0D\`: they never contain a literal delimiter, so the scan does not need to decode them); the
+//! MSH, MSA and ERR segment definitions; chapter 7 for OBX.
 //!
 //! The scanner never holds the message. It keeps:
 //! * the MSH segment, up to [`MSH_CAP`] bytes (longer: `msh_too_long`, the cut field is dropped);
@@ -98,7 +98,7 @@ pub struct Observation {
     pub count: u32,
 }
 
-/// The delimiters of a message (HL7 v2.5 §2.5.4).
+/// The delimiters of a message (HL7 v2.5 chapter 2, message delimiters: MSH-1 and MSH-2).
 #[derive(Debug, Clone, Copy)]
 pub struct Delims {
     pub field: u8,
@@ -344,6 +344,15 @@ impl Scanner {
     /// True right after a segment terminator (an unframed message may be complete here).
     pub fn at_segment_start(&self) -> bool {
         self.phase != Phase::Msh && !self.in_fields && self.id_len == 0
+    }
+
+    /// The message so far is one byte and no segment (an MLLP release 2 commit acknowledgement block
+    /// holds only 0x06 ACK or 0x15 NAK).
+    pub fn single_byte(&self) -> Option<u8> {
+        match self.msh.as_slice() {
+            [b] if self.phase == Phase::Msh => Some(*b),
+            _ => None,
+        }
     }
 
     /// True once MSH was read and understood.
@@ -693,23 +702,28 @@ impl Scanner {
             }
             Kind::Obx => {
                 self.info.obx_count = self.info.obx_count.saturating_add(1);
-                let obs = Observation {
-                    code: comp(c1, 0).unwrap_or_default(),
-                    coding_system: comp(c1, 2),
-                    value_type: comp(c0, 0),
-                    status: comp(c2, 0),
-                    count: 1,
-                };
+                fn raw<'a>(c: &'a CapBuf, d: &Delims, n: usize) -> &'a [u8] {
+                    component(first_rep(c.as_slice(), d), d, n)
+                }
+                let (code, system) = (raw(c1, &d, 0), raw(c1, &d, 2));
+                let (vtype, status) = (raw(c0, &d, 0), raw(c2, &d, 0));
+                // Compare before allocating: repeated identifiers (the usual case) cost no allocation.
                 let list = &mut self.info.observations;
                 if let Some(o) = list.iter_mut().find(|o| {
-                    o.code == obs.code
-                        && o.coding_system == obs.coding_system
-                        && o.value_type == obs.value_type
-                        && o.status == obs.status
+                    text_eq(Some(o.code.as_str()), code, &d)
+                        && text_eq(o.coding_system.as_deref(), system, &d)
+                        && text_eq(o.value_type.as_deref(), vtype, &d)
+                        && text_eq(o.status.as_deref(), status, &d)
                 }) {
                     o.count = o.count.saturating_add(1);
                 } else if list.len() < MAX_OBSERVATIONS {
-                    list.push(obs);
+                    list.push(Observation {
+                        code: text(code, &d).unwrap_or_default(),
+                        coding_system: text(system, &d),
+                        value_type: text(vtype, &d),
+                        status: text(status, &d),
+                        count: 1,
+                    });
                 } else {
                     self.info.observations_truncated = true;
                 }
@@ -862,6 +876,26 @@ fn component<'a>(field: &'a [u8], d: &Delims, n: usize) -> &'a [u8] {
         .unwrap_or_default()
 }
 
+/// Whether `text(v, d)` would give `have` (an empty `have` string stands for `None` too), without
+/// allocating.
+fn text_eq(have: Option<&str>, v: &[u8], d: &Delims) -> bool {
+    let v = v.get(..FIELD_CAP).unwrap_or(v);
+    let have = have.unwrap_or_default().as_bytes();
+    have.len() == v.len() && have.iter().zip(v).all(|(&h, &b)| h == text_byte(b, d))
+}
+
+fn text_byte(b: u8, d: &Delims) -> u8 {
+    if b == d.component {
+        b'^'
+    } else if Some(b) == d.subcomponent {
+        b'&'
+    } else if b.is_ascii_graphic() || b == b' ' {
+        b
+    } else {
+        b'?'
+    }
+}
+
 /// A reported string: component separators shown as `^`, subcomponent separators as `&`, anything not
 /// printable ASCII as `?`, at most [`FIELD_CAP`] characters; `None` when empty.
 pub fn text(v: &[u8], d: &Delims) -> Option<String> {
@@ -869,20 +903,7 @@ pub fn text(v: &[u8], d: &Delims) -> Option<String> {
     if v.is_empty() {
         return None;
     }
-    let s: Vec<u8> = v
-        .iter()
-        .map(|&b| {
-            if b == d.component {
-                b'^'
-            } else if Some(b) == d.subcomponent {
-                b'&'
-            } else if b.is_ascii_graphic() || b == b' ' {
-                b
-            } else {
-                b'?'
-            }
-        })
-        .collect();
+    let s: Vec<u8> = v.iter().map(|&b| text_byte(b, d)).collect();
     // Only ASCII is left, so this cannot fail.
     String::from_utf8(s).ok()
 }
@@ -907,7 +928,7 @@ mod tests {
         (info, k.0)
     }
 
-    // HL7 v2.5 chapter 2, §2.5.4 / §2.14.9 example MSH with the usual delimiters, and a result with two
+    // HL7 v2.5 chapter 2 (message delimiters, MSH definition): an MSH with the usual delimiters, and a result with two
     // observations; OBX-5 values and NTE text must never be captured.
     const ORU: &[u8] =
         b"MSH|^~\\&|MONITOR|ICU^1.2.3^ISO|HIS|GHH|20240101120000||ORU^R01^ORU_R01|MSG00001|P|2.5\r\
@@ -970,7 +991,7 @@ NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
 
     #[test]
     fn err_code_and_severity() {
-        // HL7 v2.5 §2.14.5 ERR: ERR-3 HL7 error code (table 0357), ERR-4 severity (table 0516).
+        // HL7 v2.5 chapter 2, ERR segment: ERR-3 HL7 error code (table 0357), ERR-4 severity (table 0516).
         let m = b"MSH|^~\\&|A|B|C|D|2024||ACK^R01^ACK|C2|P|2.5\rMSA|AR|MSG00001\rERR||PID^1^3|102^Data type error^HL70357|E\r";
         let info = scan(m).0.unwrap();
         assert_eq!(info.err_code.as_deref(), Some("102"));
@@ -1039,6 +1060,17 @@ NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
         assert_eq!(info.observations.len(), MAX_OBSERVATIONS);
         assert!(info.observations_truncated);
         assert_eq!(info.obx_count, 2000);
+    }
+
+    #[test]
+    fn text_eq_agrees_with_text() {
+        let d = Delims::default();
+        let long = [b'x'; 100];
+        for v in [&b""[..], b"NM", b"150456", b"a^b&c\x01\xff", &long[..]] {
+            let t = text(v, &d);
+            assert!(text_eq(t.as_deref(), v, &d), "{v:?}");
+            assert!(!text_eq(Some("other"), v, &d));
+        }
     }
 
     #[test]
