@@ -95,8 +95,46 @@ ORTHANC_CFG = {
 }
 
 
-def start_orthanc(lab, dev, work, modalities):
+def make_worklist(d):
+    """Modality worklist items (synthetic patients) for Orthanc's ModalityWorklists plugin."""
+    import synth
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    accs = [v for k, v in synth.OTHER if k == "accession"]
+    for i, (fam, given, pid, dob, sex) in enumerate(synth.PATIENTS[:4]):
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.31"
+        ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(make_images.ORG)
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.PatientName = f"{fam}^{given}"
+        ds.PatientID = pid
+        ds.PatientBirthDate = dob
+        ds.PatientSex = sex
+        ds.AccessionNumber = accs[i % len(accs)]
+        ds.StudyInstanceUID = generate_uid(make_images.ORG)
+        ds.RequestedProcedureID = f"RP{i + 100}"
+        ds.RequestedProcedureDescription = "CT CHEST" if i % 2 == 0 else "XR CHEST 2 VIEWS"
+        sps = Dataset()
+        sps.Modality = "CT" if i % 2 == 0 else "DX"
+        sps.ScheduledStationAETitle = "CT_SCANNER01" if i % 2 == 0 else "DX_ROOM04"
+        sps.ScheduledProcedureStepStartDate = "20261123"
+        sps.ScheduledProcedureStepStartTime = f"{9 + i:02d}0000"
+        sps.ScheduledProcedureStepID = f"SPS{i + 100}"
+        sps.ScheduledProcedureStepDescription = ds.RequestedProcedureDescription
+        ds.ScheduledProcedureStepSequence = [sps]
+        ds.save_as(os.path.join(d, f"item{i}.wl"), enforce_file_format=True)
+    return d
+
+
+def start_orthanc(lab, dev, work, modalities, worklists=None):
     cfg = dict(ORTHANC_CFG)
+    if worklists:
+        cfg["Plugins"] = ["/usr/share/orthanc/plugins/libModalityWorklists.so"]
+        cfg["Worklists"] = {"Enable": True, "Database": worklists}
     store = os.path.join(work, "orthanc-db")
     shutil.rmtree(store, ignore_errors=True)
     os.makedirs(store)
@@ -126,12 +164,21 @@ def rec_qr(out, work):
             "ws": ["RAD_WS07", ws, 11113],
             "viewer": ["VIEWER03", viewer, 11114],
         }
-        start_orthanc(lab, "pacs", work, mods)
+        start_orthanc(lab, "pacs", work, mods, worklists=make_worklist(os.path.join(work, "worklists")))
         lab.start("ws", ["/usr/bin/storescp", "-aet", "RAD_WS07", "+xa", "-od", od, "11113"],
                   log=os.path.join(work, "movedest.log"))
         L.wait_listen(lab, "ws", 11113)
         lab.record(os.path.join(out, "dicom", "dcmtk-find-move-get.pcap"))
         base = ["-aet", "CT_SCANNER01", "-aec", "ORTHANC", pacs, "4242"]
+        # modality worklist query (C-FIND, Modality Worklist Information Model) by the CT
+        lab.run("ct", ["/usr/bin/findscu", "-W", "-aet", "CT_SCANNER01", "-aec", "ORTHANC",
+                       "-k", "ScheduledProcedureStepSequence[0].Modality=CT",
+                       "-k", "ScheduledProcedureStepSequence[0].ScheduledStationAETitle=CT_SCANNER01",
+                       "-k", "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate=20261123",
+                       "-k", "ScheduledProcedureStepSequence[0].ScheduledProcedureStepID",
+                       "-k", "PatientName", "-k", "PatientID", "-k", "PatientBirthDate", "-k", "AccessionNumber",
+                       "-k", "StudyInstanceUID", "-k", "RequestedProcedureDescription",
+                       pacs, "4242"], check=True)
         # upload 2 studies (2 patients) to Orthanc
         for st in sets[:2]:
             lab.run("ct", ["/usr/bin/storescu", "-xr"] + base + [f for f in st if not f.endswith("_jpeg.dcm")], check=True)

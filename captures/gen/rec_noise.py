@@ -38,6 +38,9 @@ def rec(out, work):
             made_netns_dirs.append(d)
             with open(f"{d}/resolv.conf", "w") as f:
                 f.write(f"nameserver {infra}\nsearch synhosp.lan\n")
+        for stale in ("dhclient.leases", "dhclient.pid"):
+            if os.path.exists(os.path.join(work, stale)):
+                os.unlink(os.path.join(work, stale))  # a fresh client: DISCOVER/OFFER/REQUEST/ACK
         leases = os.path.join(work, "dnsmasq.leases")
         if os.path.exists(leases):
             os.unlink(leases)

@@ -235,6 +235,7 @@ class Library:
         self.find_study = [k for k in qr_ws if b"STUDY" in self._p(self.qr, k) and b"1.2.840.10008.5.1.4.1.2.2.1"
                            in self._p(self.qr, k)][:1]
         self.find_series = [k for k in qr_ws if b"SERIES" in self._p(self.qr, k)][:1]
+        self.worklist = [k for k in self.qr.select(frm("21")) if b"1.2.840.10008.5.1.4.31" in self._p(self.qr, k)][:1]
         self.move = [k for k in qr_ws if b"1.2.840.10008.5.1.4.1.2.2.2" in self._p(self.qr, k)][:1]
         self.move_sub = [k for k in qr_ws if any(e[1] == 11113 for e in k[1:])][:1]
         self.rogue = self.pyn.select(frm("32"))[:1]
@@ -310,7 +311,10 @@ def day_traffic(lib, w, day0, weekend, a, rng, skip=None, day_index=0):
         w.emit(lib.qr, lib.find_study, t + rng.uniform(600, 1800), MAP_QR)
     if not weekend and not a.small:
         w.emit(lib.store, lib.store_mr, day0 + rng.uniform(9, 16) * 3600, MAP_STORE)
-    # worklist-style queries by patient from the workstation, and modality echo checks
+    # modality worklist queries by the CT (mornings and noon), patient queries by the workstation, echo checks
+    if lib.worklist:
+        for h in ([7, 12] if not weekend else [9]):
+            w.emit(lib.qr, lib.worklist, day0 + h * 3600 + rng.uniform(0, 900), MAP_QR)
     for h in ([8, 12, 16] if not weekend else [10]):
         w.emit(lib.qr, lib.find_patient, day0 + h * 3600 + rng.uniform(0, 1800), MAP_QR)
     for h in range(6, 22, 4 if not a.small else 8):
