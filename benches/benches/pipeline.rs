@@ -81,7 +81,8 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("pipeline/threads={threads}"), |b| {
             b.iter(|| {
                 let mut p =
-                    Pipeline::start(threads, &EngineConfig::default(), Box::new(Discard), false);
+                    Pipeline::start(threads, &EngineConfig::default(), Box::new(Discard), false)
+                        .unwrap();
                 for f in &files {
                     let mut r = FileReader::open(f, ReadMode::Read).unwrap();
                     while let Some(c) = r.next_chunk().unwrap() {

@@ -209,7 +209,11 @@ pub fn shard_hash(frame: &Frame<'_>) -> Option<u64> {
         return None;
     }
     let d = frame.data;
-    let be16 = |at: usize| d.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let be16 = |at: usize| {
+        d.get(at..at + 2)
+            .and_then(|b| b.try_into().ok())
+            .map(u16::from_be_bytes)
+    };
     let mut at = 12;
     let mut ether = be16(at)?;
     let mut vlan = 0;

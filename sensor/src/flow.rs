@@ -269,16 +269,33 @@ impl FlowTable {
         let (prev, next, class) = (s.prev, s.next, s.class);
         match self.slot(prev) {
             Some(p) => p.next = next,
-            None => self.heads[class] = next,
+            None => self.set_head(class, next),
         }
         match self.slot(next) {
             Some(n) => n.prev = prev,
-            None => self.tails[class] = prev,
+            None => self.set_tail(class, prev),
+        }
+    }
+
+    fn head(&self, class: usize) -> u32 {
+        self.heads.get(class).copied().unwrap_or(NIL)
+    }
+    fn tail(&self, class: usize) -> u32 {
+        self.tails.get(class).copied().unwrap_or(NIL)
+    }
+    fn set_head(&mut self, class: usize, i: u32) {
+        if let Some(h) = self.heads.get_mut(class) {
+            *h = i;
+        }
+    }
+    fn set_tail(&mut self, class: usize, i: u32) {
+        if let Some(t) = self.tails.get_mut(class) {
+            *t = i;
         }
     }
 
     fn push_tail(&mut self, i: u32, class: usize) {
-        let tail = self.tails[class];
+        let tail = self.tail(class);
         if let Some(s) = self.slot(i) {
             s.prev = tail;
             s.next = NIL;
@@ -286,9 +303,9 @@ impl FlowTable {
         }
         match self.slot(tail) {
             Some(t) => t.next = i,
-            None => self.heads[class] = i,
+            None => self.set_head(class, i),
         }
-        self.tails[class] = i;
+        self.set_tail(class, i);
     }
 
     /// Looks up the flow of `p`, creating it (and evicting into `ended` if the table is full). Returns
@@ -447,7 +464,7 @@ impl FlowTable {
         for class in 0..CLASSES {
             let limit = self.timeout_of(class).saturating_mul(1_000_000_000);
             loop {
-                let head = self.heads[class];
+                let head = self.head(class);
                 let Some(last) = self
                     .slots
                     .get(head as usize)
@@ -476,7 +493,7 @@ impl FlowTable {
     /// Evicts the least recently seen flow, half-open and UDP flows first.
     fn evict_one(&mut self) -> Option<Flow> {
         for class in [CLASS_NEW, CLASS_UDP, CLASS_CLOSED, CLASS_EST] {
-            let head = self.heads[class];
+            let head = self.head(class);
             if head != NIL {
                 self.counters.evicted += 1;
                 return self.remove(head);

@@ -5,6 +5,22 @@
 //! hands the bytes to the protocol parsers of `iomt-parsers`, and [`engine`] ties them together into
 //! [`record::Record`]s that the [`pipeline`] delivers to outputs.
 
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
 pub mod app;
 pub mod capture;
 pub mod checksum;

@@ -86,7 +86,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Starts `threads` workers (at least one) and the merger feeding `sink`.
-    pub fn start(threads: usize, cfg: &EngineConfig, sink: Box<dyn Sink>, live: bool) -> Pipeline {
+    pub fn start(
+        threads: usize,
+        cfg: &EngineConfig,
+        sink: Box<dyn Sink>,
+        live: bool,
+    ) -> anyhow::Result<Pipeline> {
         let n = threads.max(1);
         let (done_tx, done_rx) = bounded::<(usize, Done)>(QUEUE * n);
         let mut workers = Vec::with_capacity(n);
@@ -100,15 +105,15 @@ impl Pipeline {
             let handle = std::thread::Builder::new()
                 .name(format!("worker-{w}"))
                 .spawn(move || worker(w, rx, done_tx, Engine::new(wcfg)))
-                .unwrap_or_else(|e| panic!("cannot start a worker thread: {e}"));
+                .map_err(|e| anyhow::anyhow!("cannot start a worker thread: {e}"))?;
             workers.push((tx, handle));
         }
         drop(done_tx);
         let merger = std::thread::Builder::new()
             .name("merger".into())
             .spawn(move || merger(n, done_rx, sink, live))
-            .unwrap_or_else(|e| panic!("cannot start the merger thread: {e}"));
-        Pipeline {
+            .map_err(|e| anyhow::anyhow!("cannot start the merger thread: {e}"))?;
+        Ok(Pipeline {
             workers,
             merger,
             seq: 0,
@@ -118,7 +123,7 @@ impl Pipeline {
             dropped_queue_full: 0,
             queue_high_water: 0,
             chunks: 0,
-        }
+        })
     }
 
     /// Sends one chunk to the workers.

@@ -107,7 +107,7 @@ fn replay(
         &common.engine.config(),
         sink,
         false,
-    );
+    )?;
     let mut totals = RunTotals {
         threads: common.engine.threads(),
         ..RunTotals::default()
@@ -171,7 +171,7 @@ fn live(opts: &LiveOptions, common: &Common, sink: Box<dyn Sink>) -> anyhow::Res
     eprintln!("iomt-sensor: capturing on {}", opts.iface);
     let started = Instant::now();
     let threads = common.engine.threads();
-    let mut pipeline = Pipeline::start(threads, &common.engine.config(), sink, true);
+    let mut pipeline = Pipeline::start(threads, &common.engine.config(), sink, true)?;
     let result = loop {
         match source.next_chunk(&stop) {
             Ok(Some(chunk)) => pipeline.push(chunk),

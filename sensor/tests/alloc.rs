@@ -161,7 +161,7 @@ fn steady_state_tcp_dicom_allocates_nothing_per_frame() {
 
     let mut engine = Engine::new(EngineConfig::default());
     let mut out = Vec::with_capacity(1 << 16);
-    let mut process = |engine: &mut Engine, out: &mut Vec<_>, i: usize, f: &Vec<u8>| {
+    let process = |engine: &mut Engine, out: &mut Vec<_>, i: usize, f: &Vec<u8>| {
         let frame = Frame {
             ts: Ts(1_700_000_000_000_000_000 + i as u64 * 1000),
             link: LinkType::ETHERNET,
