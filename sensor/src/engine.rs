@@ -229,12 +229,21 @@ impl Engine {
         events.clear();
         if let Some(t) = pkt.tcp {
             flow.track_tcp(dir, t.syn, t.ack_flag, t.fin, t.rst);
-            let Flow { streams, app, .. } = flow;
-            if let Some(stream) = streams.get_mut(d) {
-                if t.syn {
+            if t.syn {
+                if let Some(seq) = flow.syn_seq.get_mut(d) {
+                    seq.get_or_insert(t.seq);
+                }
+                if let Some(stream) = flow.streams.as_mut().and_then(|s| s.get_mut(d)) {
                     stream.syn(t.seq);
                 }
-                if !pkt.payload.is_empty() && app.wants_data() {
+            }
+            let wants = !pkt.payload.is_empty() && flow.app.wants_data();
+            if wants || ((t.fin || t.rst) && flow.streams.is_some()) {
+                flow.streams_mut();
+            }
+            let Flow { streams, app, .. } = flow;
+            if let Some(stream) = streams.as_mut().and_then(|s| s.get_mut(d)) {
+                if wants {
                     let before = stream.counters;
                     stream.segment(
                         t.seq,
@@ -293,6 +302,7 @@ impl Engine {
             let Flow { streams, app, .. } = &mut flow;
             for (stream, dir) in streams
                 .iter_mut()
+                .flat_map(|s| s.iter_mut())
                 .zip([Direction::ToServer, Direction::ToClient])
             {
                 stream.flush(&mut self.budget, |del| match del {
@@ -331,11 +341,17 @@ impl Engine {
         self.stats.flows_peak = c.peak;
     }
 
-    /// End of input: every flow ends.
+    /// End of input: every flow ends, oldest first, a batch at a time.
     pub fn finish(&mut self, out: &mut Vec<Record>) {
         let mut ended = std::mem::take(&mut self.ended);
-        self.table.drain(&mut ended);
-        self.end_flows(&mut ended, out);
+        for batch in self.table.drain_order().chunks(4096) {
+            for &i in batch {
+                if let Some(f) = self.table.remove(i) {
+                    ended.push((f, EndReason::EndOfCapture));
+                }
+            }
+            self.end_flows(&mut ended, out);
+        }
         self.ended = ended;
     }
 }

@@ -164,7 +164,11 @@ pub struct Flow {
     pub pkts: [u64; 2],
     pub bytes: [u64; 2],
     pub state: TcpState,
-    pub streams: [Reassembler; 2],
+    /// The SYN sequence number seen per direction (the reassemblers start from it when created).
+    pub syn_seq: [Option<u32>; 2],
+    /// Reassembly state per direction, created with the first payload a parser wants: SYN-only and
+    /// undecoded flows never pay for it.
+    pub streams: Option<Box<[Reassembler; 2]>>,
     pub app: AppSlot,
 }
 
@@ -176,6 +180,13 @@ impl Flow {
         } else {
             Direction::ToClient
         }
+    }
+
+    /// The reassemblers, created on first use.
+    pub fn streams_mut(&mut self) -> &mut [Reassembler; 2] {
+        let syn = self.syn_seq;
+        self.streams
+            .get_or_insert_with(|| Box::new(syn.map(Reassembler::starting_at)))
     }
 
     fn class(&self) -> usize {
@@ -386,7 +397,8 @@ impl FlowTable {
             pkts: [0; 2],
             bytes: [0; 2],
             state,
-            streams: [Reassembler::new(), Reassembler::new()],
+            syn_seq: [None; 2],
+            streams: None,
             app: AppSlot::default(),
         };
         let class = flow.class();
@@ -502,8 +514,9 @@ impl FlowTable {
         None
     }
 
-    /// Removes every flow (end of capture), oldest first.
-    pub fn drain(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
+    /// Every flow's slot, oldest first (by first packet, then id): the order flows end at the end of
+    /// capture. Remove them with [`FlowTable::remove`] in batches to keep memory flat.
+    pub fn drain_order(&self) -> Vec<u32> {
         let mut all: Vec<u32> = self.map.values().copied().collect();
         all.sort_by_key(|&i| {
             self.slots
@@ -511,11 +524,7 @@ impl FlowTable {
                 .and_then(|s| s.flow.as_ref())
                 .map(|f| (f.first, f.id))
         });
-        for i in all {
-            if let Some(f) = self.remove(i) {
-                ended.push((f, EndReason::EndOfCapture));
-            }
-        }
+        all
     }
 }
 

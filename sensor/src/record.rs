@@ -46,17 +46,19 @@ pub struct FlowRecord {
     pub pkts_toclient: u64,
     pub bytes_toserver: u64,
     pub bytes_toclient: u64,
-    pub start: String,
-    pub end: String,
+    #[serde(serialize_with = "ser_ts")]
+    pub start: Ts,
+    #[serde(serialize_with = "ser_ts")]
+    pub end: Ts,
     pub state: &'static str,
     pub reason: &'static str,
     pub gaps: u64,
     pub gap_bytes: u64,
     pub app_proto: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_mac: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_mac: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_mac")]
+    pub client_mac: Option<[u8; 6]>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_mac")]
+    pub server_mac: Option<[u8; 6]>,
     #[serde(skip_serializing_if = "is_zero")]
     pub vlan: u16,
 }
@@ -65,33 +67,38 @@ fn is_zero(v: &u16) -> bool {
     *v == 0
 }
 
-fn mac(m: Option<[u8; 6]>) -> Option<String> {
-    m.map(|m| {
-        m.iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    })
+fn ser_ts<S: serde::Serializer>(ts: &Ts, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&Rfc3339(*ts))
+}
+
+fn ser_mac<S: serde::Serializer>(m: &Option<[u8; 6]>, s: S) -> Result<S::Ok, S::Error> {
+    match m {
+        Some([a, b, c, d, e, f]) => s.collect_str(&format_args!(
+            "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}"
+        )),
+        None => s.serialize_none(),
+    }
 }
 
 impl FlowRecord {
     pub fn of(f: &Flow, reason: EndReason) -> FlowRecord {
-        let gaps = f.streams.iter().map(|s| s.counters.gaps).sum();
-        let gap_bytes = f.streams.iter().map(|s| s.counters.gap_bytes).sum();
+        let streams = || f.streams.iter().flat_map(|s| s.iter());
+        let gaps = streams().map(|s| s.counters.gaps).sum();
+        let gap_bytes = streams().map(|s| s.counters.gap_bytes).sum();
         FlowRecord {
             pkts_toserver: f.pkts[0],
             pkts_toclient: f.pkts[1],
             bytes_toserver: f.bytes[0],
             bytes_toclient: f.bytes[1],
-            start: rfc3339(f.first),
-            end: rfc3339(f.last),
+            start: f.first,
+            end: f.last,
             state: f.state.name(),
             reason: reason.name(),
             gaps,
             gap_bytes,
             app_proto: f.app.protocol().map(|p| p.name()).unwrap_or("unknown"),
-            client_mac: mac(f.client.mac),
-            server_mac: mac(f.server.mac),
+            client_mac: f.client.mac,
+            server_mac: f.server.mac,
             vlan: f.vlan,
         }
     }
@@ -104,7 +111,8 @@ pub enum Body {
     /// A flow ended.
     Flow(FlowRecord),
     App(AppEvent),
-    Alert(iomt_models::Alert),
+    /// Boxed: alerts are rare and large, records are many.
+    Alert(Box<iomt_models::Alert>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +135,7 @@ impl Record {
     /// Writes the record as one EVE JSON line (with the trailing newline).
     pub fn write_eve(&self, w: &mut Vec<u8>) {
         let et = self.event_type();
-        let _ = write!(w, "{{\"timestamp\":\"{}\"", rfc3339(self.ts));
+        let _ = write!(w, "{{\"timestamp\":\"{}\"", Rfc3339(self.ts));
         if let Some(f) = &self.flow {
             let _ = write!(
                 w,
@@ -168,17 +176,28 @@ pub fn proto_name(p: u8) -> String {
 
 /// RFC 3339 in UTC with microseconds: `2026-11-23T17:30:51.123456Z`.
 pub fn rfc3339(ts: Ts) -> String {
-    let secs = ts.0 / 1_000_000_000;
-    let micros = (ts.0 % 1_000_000_000) / 1_000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    Rfc3339(ts).to_string()
+}
+
+/// Displays a timestamp as RFC 3339 (UTC, microseconds) without allocating.
+pub struct Rfc3339(pub Ts);
+
+impl std::fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ts = self.0;
+        let secs = ts.0 / 1_000_000_000;
+        let micros = (ts.0 % 1_000_000_000) / 1_000;
+        let days = (secs / 86_400) as i64;
+        let rem = secs % 86_400;
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+            rem / 3600,
+            rem / 60 % 60,
+            rem % 60
+        )
+    }
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -198,6 +217,21 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records and flows are held by the hundred thousand under a SYN flood: keep them small.
+    #[test]
+    fn records_and_flows_stay_small() {
+        assert!(
+            std::mem::size_of::<Record>() <= 224,
+            "{}",
+            std::mem::size_of::<Record>()
+        );
+        assert!(
+            std::mem::size_of::<crate::flow::Flow>() <= 192,
+            "{}",
+            std::mem::size_of::<crate::flow::Flow>()
+        );
+    }
 
     #[test]
     fn rfc3339_known_instants() {

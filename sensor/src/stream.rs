@@ -68,6 +68,15 @@ impl Reassembler {
         Self::default()
     }
 
+    /// A reassembler for a direction whose SYN (if any) was already seen.
+    pub fn starting_at(isn: Option<u32>) -> Self {
+        let mut r = Self::new();
+        if let Some(isn) = isn {
+            r.syn(isn);
+        }
+        r
+    }
+
     /// Bytes delivered or skipped so far (the stream offset).
     pub fn offset(&self) -> u64 {
         self.offset
