@@ -45,6 +45,7 @@
     )
 )]
 
+mod budget;
 pub mod dicom;
 pub mod hl7;
 pub mod ieee20601;
