@@ -126,7 +126,9 @@ pub struct Models {
     live: HashMap<IpAddr, Live>,
     open: HashMap<(&'static str, IpAddr, Option<IpAddr>), Open>,
     /// Flows to or from outside, judged at their first application event or their end.
-    pending_external: HashMap<u64, (u64, IpAddr, IpAddr, Edge)>,
+    pending_external: HashMap<u64, (u64, IpAddr, IpAddr, Edge, bool)>,
+    /// Flows to or from outside already judged: their events teach and raise nothing else.
+    external_flows: HashSet<u64>,
     /// Recent C-MOVE destinations: AE title → (requester, time).
     move_dest: HashMap<String, (IpAddr, u64)>,
     meta: Meta,
@@ -217,6 +219,7 @@ impl Models {
             live: HashMap::new(),
             open: HashMap::new(),
             pending_external: HashMap::new(),
+            external_flows: HashSet::new(),
             move_dest: HashMap::new(),
             meta,
             now: 0,
@@ -551,12 +554,16 @@ impl Models {
             port: service_port(f.dport),
             inbound,
         };
+        let outside_peer = self.outside(peer);
         let Some(d) = self.devices.get_mut(&owner) else {
             return;
         };
         if let Some(s) = d.baseline.edges.get_mut(&edge) {
             if learning {
                 s.flows = s.flows.saturating_add(1);
+            } else if outside_peer && d.learned && self.pending_external.len() < 4096 {
+                // every flow to or from outside is judged at its first application event
+                self.pending_external.insert(f.id, (self.now, owner, peer, edge, false));
             }
             return;
         }
@@ -568,10 +575,10 @@ impl Models {
         if learning || !d_learned {
             return;
         }
-        if self.outside(peer) {
+        if outside_peer {
             // judged at the first application event or the flow's end
             if self.pending_external.len() < 4096 {
-                self.pending_external.insert(f.id, (self.now, owner, peer, edge));
+                self.pending_external.insert(f.id, (self.now, owner, peer, edge, true));
             }
             return;
         }
@@ -740,6 +747,7 @@ impl Models {
             );
         }
         let pending = self.pending_external.remove(&f.id);
+        self.external_flows.remove(&f.id);
         let ext = if self.outside(server) {
             Some((client, server))
         } else if self.outside(client) {
@@ -760,7 +768,7 @@ impl Models {
                     format!("no transfer above {} bytes to outside addresses", self.cfg.external_bytes),
                     format!("{bytes} bytes ({app})"),
                 );
-            } else if let Some((_, owner, _, edge)) = pending {
+            } else if let Some((_, owner, _, edge, true)) = pending {
                 self.new_peer_alert(owner, edge, out);
             }
         }
@@ -824,11 +832,17 @@ impl Models {
             }
         }
         // first application event of a flow to or from outside
-        if let Some((_, owner, peer, edge)) = self.pending_external.remove(&f.id) {
-            if !self.external_app(f, e, owner, peer, out) {
+        if let Some((_, owner, peer, edge, new_edge)) = self.pending_external.remove(&f.id) {
+            if self.external_app(f, e, owner, peer, out) {
+                if self.external_flows.len() < 4096 {
+                    self.external_flows.insert(f.id);
+                }
+            } else if new_edge {
                 self.new_peer_alert(owner, edge, out);
             }
-            // the rest of this event is about the outside exchange: learn nothing from it
+        }
+        if self.external_flows.contains(&f.id) {
+            // the exchange with outside raised its alert: nothing else is learned or raised from it
             return;
         }
         match e {
@@ -941,6 +955,29 @@ impl Models {
                         );
                         return true;
                     }
+                }
+                // the called AE title belongs to an internal device: its images go outside
+                let owners: Vec<IpAddr> = self
+                    .ae_index
+                    .get(called.trim())
+                    .map(|s| s.iter().filter(|i| self.internal(**i) && **i != owner).copied().collect())
+                    .unwrap_or_default();
+                if let Some(ae_owner) = owners.first().copied() {
+                    self.alert(
+                        out,
+                        "dicom_exfiltration",
+                        9,
+                        ae_owner,
+                        Some(peer),
+                        Some("dicom"),
+                        format!(
+                            "{owner} sends DICOM to AE {} at {peer}, outside the internal networks; that AE title belongs to {ae_owner}",
+                            called.trim()
+                        ),
+                        format!("AE {} at {}", called.trim(), join_ips(&owners)),
+                        format!("{owner} opened a DICOM association to {peer}:{}", f.dport),
+                    );
+                    return true;
                 }
             }
         }
