@@ -244,6 +244,11 @@ impl Models {
         Ok(m)
     }
 
+    /// Switches mode (the next observation learns or detects accordingly).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.cfg.mode = mode;
+    }
+
     pub fn devices(&self) -> &HashMap<IpAddr, Device> {
         &self.devices
     }
@@ -657,7 +662,12 @@ impl Models {
     fn on_flow_end(&mut self, f: &FlowInfo, s: &FlowSummary, out: &mut Vec<Alert>) {
         let (client, server) = (f.src, f.dst);
         let learning = self.learning();
-        let answered = s.pkts_toclient > 0 && (f.proto != 6 || s.state != "syn_sent");
+        // The server really served: an application protocol was recognised, a UDP answer, or TCP
+        // segments carrying payload (more than bare headers per packet: a RST to a probe is not a
+        // service).
+        let answered = s.app_proto.is_some()
+            || (f.proto != 6 && s.pkts_toclient > 0)
+            || (f.proto == 6 && s.bytes_toclient > s.pkts_toclient.saturating_mul(80));
         let bytes = s.bytes_toserver.saturating_add(s.bytes_toclient);
         let app = s.app_proto.map(|p| p.name()).unwrap_or("unknown");
         if answered && self.internal(server) && !net::is_group(server) {

@@ -14,6 +14,9 @@ pub mod oui;
 pub mod profile;
 pub mod store;
 
+#[cfg(test)]
+mod detect_tests;
+
 pub use alert::{Alert, Evidence};
 pub use engine::{Config, Mode, Models};
 
