@@ -1,5 +1,6 @@
 //! Each detector on a small crafted timeline: a learning day, then detection, with a positive and a
 //! negative case.
+#![allow(clippy::too_many_arguments, clippy::manual_is_multiple_of)]
 
 use crate::engine::{Config, Mode, Models};
 use crate::{Alert, FlowInfo, FlowSummary, Observation, Observed};
@@ -36,11 +37,24 @@ struct T {
 
 impl T {
     fn new() -> T {
-        T::with(Models::open(Config { mode: Mode::Learn, ..Config::default() }, None).unwrap())
+        T::with(
+            Models::open(
+                Config {
+                    mode: Mode::Learn,
+                    ..Config::default()
+                },
+                None,
+            )
+            .unwrap(),
+        )
     }
 
     fn with(m: Models) -> T {
-        T { m, alerts: Vec::new(), id: 1 }
+        T {
+            m,
+            alerts: Vec::new(),
+            id: 1,
+        }
     }
 
     fn detect(&mut self) {
@@ -61,12 +75,25 @@ impl T {
     }
 
     fn obs(&mut self, t: f64, flow: FlowInfo, what: Observed<'_>) {
-        let o = Observation { ts: Ts((t * 1e9) as u64), flow, what };
+        let o = Observation {
+            ts: Ts((t * 1e9) as u64),
+            flow,
+            what,
+        };
         self.m.observe(&o, &mut self.alerts);
     }
 
     /// A whole TCP exchange: start, events from the client, end.
-    fn exchange(&mut self, t: f64, src: &str, dst: &str, dport: u16, events: &[AppEvent], app: Option<Protocol>, bytes: u64) {
+    fn exchange(
+        &mut self,
+        t: f64,
+        src: &str,
+        dst: &str,
+        dport: u16,
+        events: &[AppEvent],
+        app: Option<Protocol>,
+        bytes: u64,
+    ) {
         self.id += 1;
         let f = self.flow(src, dst, dport, 6);
         self.obs(t, f, Observed::FlowStart);
@@ -91,7 +118,9 @@ impl T {
     }
 
     fn has(&self, kind: &str, dev: &str) -> bool {
-        self.alerts.iter().any(|a| a.kind == kind && a.device_ip == ip(dev))
+        self.alerts
+            .iter()
+            .any(|a| a.kind == kind && a.device_ip == ip(dev))
     }
 }
 
@@ -137,10 +166,30 @@ fn learn_day(t: &mut T) {
     while s < DAY {
         t.exchange(s, A, B, 2575, &[hl7("ORU^R01")], Some(Protocol::Hl7), 1500);
         if (s as u64) % 1800 == 0 {
-            t.exchange(s + 5.0, C, B, 104, &[assoc("CT1", "PACS"), cmd("C-STORE-RQ", false, None), cmd("C-FIND-RQ", false, None)], Some(Protocol::Dicom), 500_000);
+            t.exchange(
+                s + 5.0,
+                C,
+                B,
+                104,
+                &[
+                    assoc("CT1", "PACS"),
+                    cmd("C-STORE-RQ", false, None),
+                    cmd("C-FIND-RQ", false, None),
+                ],
+                Some(Protocol::Dicom),
+                500_000,
+            );
         }
         if (s as u64) % 7200 == 0 {
-            t.exchange(s + 7.0, D, A, 6464, &[sdc("GetMdib"), sdc("SetValue")], Some(Protocol::Sdc), 3000);
+            t.exchange(
+                s + 7.0,
+                D,
+                A,
+                6464,
+                &[sdc("GetMdib"), sdc("SetValue")],
+                Some(Protocol::Sdc),
+                3000,
+            );
             t.exchange(s + 9.0, C, D, 443, &[], Some(Protocol::Tls), 3000);
         }
         s += 300.0;
@@ -162,7 +211,15 @@ fn normal_day_after_learning_raises_nothing() {
     while s < 2.0 * DAY {
         t.exchange(s, A, B, 2575, &[hl7("ORU^R01")], Some(Protocol::Hl7), 1500);
         if (s as u64) % 1800 == 0 {
-            t.exchange(s + 5.0, C, B, 104, &[assoc("CT1", "PACS"), cmd("C-STORE-RQ", false, None)], Some(Protocol::Dicom), 500_000);
+            t.exchange(
+                s + 5.0,
+                C,
+                B,
+                104,
+                &[assoc("CT1", "PACS"), cmd("C-STORE-RQ", false, None)],
+                Some(Protocol::Dicom),
+                500_000,
+            );
         }
         s += 300.0;
     }
@@ -181,7 +238,11 @@ fn new_device_and_new_peer() {
     assert!(t.has("new_peer_or_service", A));
     // the new device is not also reported for each of its peers
     assert!(!t.has("new_peer_or_service", "10.1.0.99"));
-    let a = t.alerts.iter().find(|a| a.kind == "new_peer_or_service").unwrap();
+    let a = t
+        .alerts
+        .iter()
+        .find(|a| a.kind == "new_peer_or_service")
+        .unwrap();
     assert!(a.evidence.seen.contains("10.1.0.2:22"));
 }
 
@@ -203,9 +264,25 @@ fn learn_mode_never_alerts_and_dedup_counts() {
 #[test]
 fn hl7_new_message_type() {
     let mut t = learned();
-    t.exchange(DAY + 100.0, A, B, 2575, &[hl7("ORU^R01")], Some(Protocol::Hl7), 1500);
+    t.exchange(
+        DAY + 100.0,
+        A,
+        B,
+        2575,
+        &[hl7("ORU^R01")],
+        Some(Protocol::Hl7),
+        1500,
+    );
     assert!(t.alerts.is_empty());
-    t.exchange(DAY + 200.0, A, B, 2575, &[hl7("MFN^M02")], Some(Protocol::Hl7), 1500);
+    t.exchange(
+        DAY + 200.0,
+        A,
+        B,
+        2575,
+        &[hl7("MFN^M02")],
+        Some(Protocol::Hl7),
+        1500,
+    );
     assert_eq!(t.kinds(), vec!["hl7_new_message_type"]);
     assert!(t.alerts[0].evidence.expected.contains("ORU^R01"));
 }
@@ -213,15 +290,47 @@ fn hl7_new_message_type() {
 #[test]
 fn dicom_vocabulary() {
     let mut t = learned();
-    t.exchange(DAY + 10.0, C, B, 104, &[assoc("CT1", "PACS")], Some(Protocol::Dicom), 1000);
+    t.exchange(
+        DAY + 10.0,
+        C,
+        B,
+        104,
+        &[assoc("CT1", "PACS")],
+        Some(Protocol::Dicom),
+        1000,
+    );
     assert!(t.alerts.is_empty());
-    t.exchange(DAY + 20.0, C, B, 104, &[assoc("ROGUE", "PACS")], Some(Protocol::Dicom), 1000);
+    t.exchange(
+        DAY + 20.0,
+        C,
+        B,
+        104,
+        &[assoc("ROGUE", "PACS")],
+        Some(Protocol::Dicom),
+        1000,
+    );
     assert!(t.has("dicom_new_ae_title", C));
     // a known AE title from another address
-    t.exchange(DAY + 30.0, A, B, 104, &[assoc("CT1", "PACS")], Some(Protocol::Dicom), 1000);
+    t.exchange(
+        DAY + 30.0,
+        A,
+        B,
+        104,
+        &[assoc("CT1", "PACS")],
+        Some(Protocol::Dicom),
+        1000,
+    );
     assert!(t.has("dicom_ae_new_address", A), "{:?}", t.kinds());
     // a request C never sent, and a universal-match C-FIND
-    t.exchange(DAY + 40.0, C, B, 104, &[cmd("C-FIND-RQ", true, None)], Some(Protocol::Dicom), 1000);
+    t.exchange(
+        DAY + 40.0,
+        C,
+        B,
+        104,
+        &[cmd("C-FIND-RQ", true, None)],
+        Some(Protocol::Dicom),
+        1000,
+    );
     assert!(t.has("dicom_bulk_query", C));
     assert!(!t.has("dicom_new_command", C));
 }
@@ -229,26 +338,66 @@ fn dicom_vocabulary() {
 #[test]
 fn dicom_bulk_retrieve_and_exfiltration() {
     let mut t = learned();
-    t.exchange(DAY + 10.0, C, B, 104, &[cmd("C-MOVE-RQ", false, Some("CT1"))], Some(Protocol::Dicom), 1000);
+    t.exchange(
+        DAY + 10.0,
+        C,
+        B,
+        104,
+        &[cmd("C-MOVE-RQ", false, Some("CT1"))],
+        Some(Protocol::Dicom),
+        1000,
+    );
     assert!(t.has("dicom_new_command", C));
     assert!(!t.has("dicom_bulk_retrieve", C));
     for i in 0..4 {
-        t.exchange(DAY + 20.0 + f64::from(i), C, B, 104, &[cmd("C-MOVE-RQ", false, Some("EVIL"))], Some(Protocol::Dicom), 1000);
+        t.exchange(
+            DAY + 20.0 + f64::from(i),
+            C,
+            B,
+            104,
+            &[cmd("C-MOVE-RQ", false, Some("EVIL"))],
+            Some(Protocol::Dicom),
+            1000,
+        );
     }
     assert!(t.has("dicom_bulk_retrieve", C));
     // the archive opens the move's sub-association to outside: blamed on the mover
-    t.exchange(DAY + 30.0, B, OUT, 11112, &[assoc("PACS", "EVIL"), cmd("C-STORE-RQ", false, None)], Some(Protocol::Dicom), 1000);
-    let a = t.alerts.iter().find(|a| a.kind == "dicom_exfiltration").expect("exfiltration");
+    t.exchange(
+        DAY + 30.0,
+        B,
+        OUT,
+        11112,
+        &[assoc("PACS", "EVIL"), cmd("C-STORE-RQ", false, None)],
+        Some(Protocol::Dicom),
+        1000,
+    );
+    let a = t
+        .alerts
+        .iter()
+        .find(|a| a.kind == "dicom_exfiltration")
+        .expect("exfiltration");
     assert_eq!(a.device_ip, ip(C));
     assert_eq!(a.peer_ip, Some(ip(OUT)));
     // nothing else about that outside exchange (no vocabulary alerts for B)
-    assert!(!t.alerts.iter().any(|a| a.device_ip == ip(B)), "{:?}", t.kinds());
+    assert!(
+        !t.alerts.iter().any(|a| a.device_ip == ip(B)),
+        "{:?}",
+        t.kinds()
+    );
 }
 
 #[test]
 fn external_transfer() {
     let mut t = learned();
-    t.exchange(DAY + 10.0, A, OUT, 2575, &[hl7("ORU^R01")], Some(Protocol::Hl7), 1000);
+    t.exchange(
+        DAY + 10.0,
+        A,
+        OUT,
+        2575,
+        &[hl7("ORU^R01")],
+        Some(Protocol::Hl7),
+        1000,
+    );
     assert!(t.has("external_transfer", A));
     let mut t = learned();
     t.exchange(DAY + 10.0, C, OUT, 8443, &[], None, 50 << 20);
@@ -263,11 +412,27 @@ fn flood() {
     let mut t = learned();
     // each exchange is a connection and a message: 2 per 5 minutes learned, alert at 32 a minute
     for i in 0..15 {
-        t.exchange(DAY + f64::from(i), A, B, 2575, &[hl7("ORU^R01")], Some(Protocol::Hl7), 1500);
+        t.exchange(
+            DAY + f64::from(i),
+            A,
+            B,
+            2575,
+            &[hl7("ORU^R01")],
+            Some(Protocol::Hl7),
+            1500,
+        );
     }
     assert!(!t.has("flood", A), "30 messages is within max(3x, +30)");
     for i in 15..60 {
-        t.exchange(DAY + f64::from(i) * 0.5, A, B, 2575, &[hl7("ORU^R01")], Some(Protocol::Hl7), 1500);
+        t.exchange(
+            DAY + f64::from(i) * 0.5,
+            A,
+            B,
+            2575,
+            &[hl7("ORU^R01")],
+            Some(Protocol::Hl7),
+            1500,
+        );
     }
     assert!(t.has("flood", A));
     assert_eq!(t.alerts.iter().filter(|a| a.kind == "flood").count(), 1);
@@ -280,21 +445,47 @@ fn silence() {
     let mut s = DAY;
     while s < DAY + 3600.0 {
         t.exchange(s, A, B, 2575, &[hl7("ORU^R01")], Some(Protocol::Hl7), 1500);
-        t.exchange(s + 5.0, C, B, 104, &[cmd("C-STORE-RQ", false, None)], Some(Protocol::Dicom), 1000);
+        t.exchange(
+            s + 5.0,
+            C,
+            B,
+            104,
+            &[cmd("C-STORE-RQ", false, None)],
+            Some(Protocol::Dicom),
+            1000,
+        );
         s += 300.0;
     }
     // A stops; C's stores keep the clock going (C reports too: it must not go silent)
     let last = s - 300.0;
     while s < DAY + 7200.0 {
-        t.exchange(s, C, B, 104, &[cmd("C-STORE-RQ", false, None)], Some(Protocol::Dicom), 1000);
+        t.exchange(
+            s,
+            C,
+            B,
+            104,
+            &[cmd("C-STORE-RQ", false, None)],
+            Some(Protocol::Dicom),
+            1000,
+        );
         s += 30.0;
         if s < last + 300.0 * 1.5 {
             assert!(!t.has("device_silent", A), "too early at {}", s - last);
         }
     }
-    let a = t.alerts.iter().find(|a| a.kind == "device_silent").expect("silent");
+    let a = t
+        .alerts
+        .iter()
+        .find(|a| a.kind == "device_silent")
+        .expect("silent");
     assert_eq!(a.device_ip, ip(A));
-    assert_eq!(t.alerts.iter().filter(|a| a.kind == "device_silent").count(), 1);
+    assert_eq!(
+        t.alerts
+            .iter()
+            .filter(|a| a.kind == "device_silent")
+            .count(),
+        1
+    );
     let after = a.ts.0 as f64 / 1e9 - last;
     assert!(after > 500.0 && after < 700.0, "{after}");
     // not periodic: C is never reported silent
@@ -314,7 +505,15 @@ fn scans() {
     assert!(t.has("port_scan", C));
     let mut t = learned();
     for h in 1..=12u8 {
-        t.exchange(DAY + f64::from(h), C, &format!("10.1.5.{h}"), 445, &[], None, 100);
+        t.exchange(
+            DAY + f64::from(h),
+            C,
+            &format!("10.1.5.{h}"),
+            445,
+            &[],
+            None,
+            100,
+        );
     }
     assert!(t.has("host_scan", C));
 }
@@ -323,24 +522,62 @@ fn scans() {
 fn protocol_anomalies() {
     let mut t = learned();
     let bad = AppEvent::anomaly("dicom", "pdu_length_absurd", "length 4294967295");
-    t.exchange(DAY + 1.0, C, B, 104, &[bad.clone(), bad.clone()], Some(Protocol::Dicom), 1000);
+    t.exchange(
+        DAY + 1.0,
+        C,
+        B,
+        104,
+        &[bad.clone(), bad.clone()],
+        Some(Protocol::Dicom),
+        1000,
+    );
     assert!(!t.has("protocol_anomalies", C));
     t.exchange(DAY + 2.0, C, B, 104, &[bad], Some(Protocol::Dicom), 1000);
     assert!(t.has("protocol_anomalies", C));
-    assert!(!t.alerts[0].summary.contains("4294967295"), "detail text stays out of the summary");
+    assert!(
+        !t.alerts[0].summary.contains("4294967295"),
+        "detail text stays out of the summary"
+    );
 }
 
 #[test]
 fn sdc_consumers_and_remote_control() {
     let mut t = learned();
-    t.exchange(DAY + 1.0, D, A, 6464, &[sdc("GetMdib"), sdc("SetValue")], Some(Protocol::Sdc), 3000);
+    t.exchange(
+        DAY + 1.0,
+        D,
+        A,
+        6464,
+        &[sdc("GetMdib"), sdc("SetValue")],
+        Some(Protocol::Sdc),
+        3000,
+    );
     assert!(t.alerts.is_empty(), "{:?}", t.kinds());
-    t.exchange(DAY + 2.0, C, A, 6464, &[sdc("GetMdib")], Some(Protocol::Sdc), 3000);
+    t.exchange(
+        DAY + 2.0,
+        C,
+        A,
+        6464,
+        &[sdc("GetMdib")],
+        Some(Protocol::Sdc),
+        3000,
+    );
     assert!(t.has("sdc_new_consumer", A));
     assert!(!t.has("sdc_remote_control", A));
-    t.exchange(DAY + 3.0, C, A, 6464, &[sdc("Activate")], Some(Protocol::Sdc), 3000);
+    t.exchange(
+        DAY + 3.0,
+        C,
+        A,
+        6464,
+        &[sdc("Activate")],
+        Some(Protocol::Sdc),
+        3000,
+    );
     assert!(t.has("sdc_remote_control", A));
-    assert!(t.alerts.iter().all(|a| a.peer_ip == Some(ip(C)) || a.device_ip == ip(C)));
+    assert!(t
+        .alerts
+        .iter()
+        .all(|a| a.peer_ip == Some(ip(C)) || a.device_ip == ip(C)));
 }
 
 #[test]
@@ -348,7 +585,15 @@ fn tls_downgrade_to_plaintext() {
     let mut t = learned();
     t.exchange(DAY + 1.0, C, D, 443, &[], Some(Protocol::Tls), 3000);
     assert!(t.alerts.is_empty());
-    t.exchange(DAY + 2.0, C, D, 443, &[hl7("ORU^R01")], Some(Protocol::Hl7), 3000);
+    t.exchange(
+        DAY + 2.0,
+        C,
+        D,
+        443,
+        &[hl7("ORU^R01")],
+        Some(Protocol::Hl7),
+        3000,
+    );
     assert!(t.has("tls_downgrade", C), "{:?}", t.kinds());
 }
 
@@ -367,7 +612,11 @@ fn same_mac_new_address_is_the_same_device() {
 
 #[test]
 fn auto_mode_learns_then_detects() {
-    let cfg = Config { mode: Mode::Auto, learn_for_ns: 3600 * 1_000_000_000, ..Config::default() };
+    let cfg = Config {
+        mode: Mode::Auto,
+        learn_for_ns: 3600 * 1_000_000_000,
+        ..Config::default()
+    };
     let mut t = T::with(Models::open(cfg, None).unwrap());
     t.exchange(10.0, A, B, 2575, &[hl7("ORU^R01")], None, 100);
     t.exchange(3000.0, C, B, 2575, &[hl7("ORU^R01")], None, 100);
@@ -381,17 +630,49 @@ fn state_persists_across_restart() {
     let dir = std::env::temp_dir().join(format!("iomt-models-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     {
-        let mut t = T::with(Models::open(Config { mode: Mode::Learn, ..Config::default() }, Some(&dir)).unwrap());
+        let mut t = T::with(
+            Models::open(
+                Config {
+                    mode: Mode::Learn,
+                    ..Config::default()
+                },
+                Some(&dir),
+            )
+            .unwrap(),
+        );
         learn_day(&mut t);
         t.m.finish().unwrap();
     }
-    let m = Models::open(Config { mode: Mode::Detect, ..Config::default() }, Some(&dir)).unwrap();
+    let m = Models::open(
+        Config {
+            mode: Mode::Detect,
+            ..Config::default()
+        },
+        Some(&dir),
+    )
+    .unwrap();
     assert_eq!(m.devices().len(), 4);
     assert!(m.devices()[&ip(A)].baseline.rhythm.periodic());
     let mut t = T::with(m);
-    t.exchange(DAY + 1.0, A, B, 2575, &[hl7("ORU^R01")], Some(Protocol::Hl7), 1500);
+    t.exchange(
+        DAY + 1.0,
+        A,
+        B,
+        2575,
+        &[hl7("ORU^R01")],
+        Some(Protocol::Hl7),
+        1500,
+    );
     assert!(t.alerts.is_empty(), "{:?}", t.kinds());
-    t.exchange(DAY + 2.0, A, B, 2575, &[hl7("ADT^A01")], Some(Protocol::Hl7), 1500);
+    t.exchange(
+        DAY + 2.0,
+        A,
+        B,
+        2575,
+        &[hl7("ADT^A01")],
+        Some(Protocol::Hl7),
+        1500,
+    );
     assert!(t.has("hl7_new_message_type", A));
     t.m.finish().unwrap();
     let mut s = crate::store::Store::open(&dir).unwrap();

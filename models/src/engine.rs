@@ -48,7 +48,9 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("{s}: expected e.g. 2d, 36h, 90m"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s}: expected e.g. 2d, 36h, 90m"))?;
     let mult = match unit {
         "" | "s" => 1,
         "m" => 60,
@@ -195,7 +197,10 @@ const SDC_CONTROL: &[&str] = &[
 fn sdc_request(m: &str) -> bool {
     (m.starts_with("Get") || m.starts_with("Set") || SDC_CONTROL.contains(&m))
         && !m.ends_with("Response")
-        || matches!(m, "Subscribe" | "Renew" | "Unsubscribe" | "Probe" | "Resolve")
+        || matches!(
+            m,
+            "Subscribe" | "Renew" | "Unsubscribe" | "Probe" | "Resolve"
+        )
 }
 
 impl Models {
@@ -234,7 +239,12 @@ impl Models {
             started: false,
         };
         for (ip, d) in &m.devices {
-            for ae in d.baseline.dicom_calling.iter().chain(&d.baseline.dicom_called) {
+            for ae in d
+                .baseline
+                .dicom_calling
+                .iter()
+                .chain(&d.baseline.dicom_called)
+            {
                 m.ae_index.entry(ae.clone()).or_default().insert(*ip);
             }
             if let Some(mac) = d.macs.last().and_then(|s| parse_mac(&s.mac)) {
@@ -478,7 +488,13 @@ impl Models {
     }
 
     /// A message or connection from `ip`: flood check.
-    fn count_msg(&mut self, ip: IpAddr, peer: IpAddr, proto: Option<&'static str>, out: &mut Vec<Alert>) {
+    fn count_msg(
+        &mut self,
+        ip: IpAddr,
+        peer: IpAddr,
+        proto: Option<&'static str>,
+        out: &mut Vec<Alert>,
+    ) {
         if !self.devices.contains_key(&ip) {
             return;
         }
@@ -505,7 +521,9 @@ impl Models {
                 ip,
                 Some(peer),
                 proto,
-                format!("{ip} sent {n} messages/connections within a minute, far above its usual rate"),
+                format!(
+                    "{ip} sent {n} messages/connections within a minute, far above its usual rate"
+                ),
                 format!("at most {max} per minute (alert at {thr})"),
                 format!("{n} in the current minute"),
             );
@@ -524,7 +542,10 @@ impl Models {
                     client,
                     Some(server),
                     None,
-                    format!("never-seen device {client} opened a connection to {server} port {}", f.dport),
+                    format!(
+                        "never-seen device {client} opened a connection to {server} port {}",
+                        f.dport
+                    ),
                     "only devices of the learned inventory".into(),
                     format!("{client} ({} to {server}:{})", l4(f.proto), f.dport),
                 );
@@ -568,7 +589,8 @@ impl Models {
                 s.flows = s.flows.saturating_add(1);
             } else if outside_peer && d.learned && self.pending_external.len() < 4096 {
                 // every flow to or from outside is judged at its first application event
-                self.pending_external.insert(f.id, (self.now, owner, peer, edge, false));
+                self.pending_external
+                    .insert(f.id, (self.now, owner, peer, edge, false));
             }
             return;
         }
@@ -583,7 +605,8 @@ impl Models {
         if outside_peer {
             // judged at the first application event or the flow's end
             if self.pending_external.len() < 4096 {
-                self.pending_external.insert(f.id, (self.now, owner, peer, edge, true));
+                self.pending_external
+                    .insert(f.id, (self.now, owner, peer, edge, true));
             }
             return;
         }
@@ -605,9 +628,15 @@ impl Models {
         }
         l.new_peer_alerts = l.new_peer_alerts.saturating_add(1);
         let (dir, what) = if edge.inbound {
-            ("was contacted by", format!("{} from {}", l4(edge.proto), edge.peer))
+            (
+                "was contacted by",
+                format!("{} from {}", l4(edge.proto), edge.peer),
+            )
         } else {
-            ("talked to", format!("{} to {}:{}", l4(edge.proto), edge.peer, edge.port))
+            (
+                "talked to",
+                format!("{} to {}:{}", l4(edge.proto), edge.peer, edge.port),
+            )
         };
         self.alert(
             out,
@@ -616,13 +645,23 @@ impl Models {
             owner,
             Some(edge.peer),
             None,
-            format!("{owner} {dir} a never-seen peer or service: {} port {}", edge.peer, edge.port),
+            format!(
+                "{owner} {dir} a never-seen peer or service: {} port {}",
+                edge.peer, edge.port
+            ),
             "only the peers and services learned for this device".into(),
             what,
         );
     }
 
-    fn scan_check(&mut self, ip: IpAddr, peer: IpAddr, targets: u64, hosts: u64, out: &mut Vec<Alert>) {
+    fn scan_check(
+        &mut self,
+        ip: IpAddr,
+        peer: IpAddr,
+        targets: u64,
+        hosts: u64,
+        out: &mut Vec<Alert>,
+    ) {
         let (mt, mh) = match self.devices.get(&ip) {
             Some(d) if d.learned => (
                 d.baseline.rates.max_targets_per_min,
@@ -652,7 +691,9 @@ impl Models {
                 ip,
                 Some(peer),
                 None,
-                format!("{ip} probed {targets} different host:port targets within a minute (port scan)"),
+                format!(
+                    "{ip} probed {targets} different host:port targets within a minute (port scan)"
+                ),
                 format!("at most {mt} targets per minute (alert at {thr_t})"),
                 format!("{targets} targets in the current minute"),
             );
@@ -679,7 +720,10 @@ impl Models {
                     server,
                     Some(client),
                     None,
-                    format!("never-seen device {server} answered {client} on port {}", f.dport),
+                    format!(
+                        "never-seen device {server} answered {client} on port {}",
+                        f.dport
+                    ),
                     "only devices of the learned inventory".into(),
                     format!("{server} serving {}/{}", l4(f.proto), f.dport),
                 );
@@ -705,9 +749,25 @@ impl Models {
         }
         // edge statistics and downgrade
         let (owner, edge) = if self.internal(client) {
-            (client, Edge { peer: server, proto: f.proto, port: service_port(f.dport), inbound: false })
+            (
+                client,
+                Edge {
+                    peer: server,
+                    proto: f.proto,
+                    port: service_port(f.dport),
+                    inbound: false,
+                },
+            )
         } else {
-            (server, Edge { peer: client, proto: f.proto, port: service_port(f.dport), inbound: true })
+            (
+                server,
+                Edge {
+                    peer: client,
+                    proto: f.proto,
+                    port: service_port(f.dport),
+                    inbound: true,
+                },
+            )
         };
         let mut downgrade = None;
         let mut large = None;
@@ -738,7 +798,10 @@ impl Models {
                 owner,
                 Some(edge.peer),
                 Some(app),
-                format!("{client} spoke plaintext {app} to {server}:{} where it always used TLS", f.dport),
+                format!(
+                    "{client} spoke plaintext {app} to {server}:{} where it always used TLS",
+                    f.dport
+                ),
                 "TLS on this peer and service".into(),
                 format!("plaintext {app}"),
             );
@@ -937,7 +1000,14 @@ impl Models {
     }
 
     /// A medical protocol crossing the internal boundary. True when an alert was raised.
-    fn external_app(&mut self, f: &FlowInfo, e: &AppEvent, owner: IpAddr, peer: IpAddr, out: &mut Vec<Alert>) -> bool {
+    fn external_app(
+        &mut self,
+        f: &FlowInfo,
+        e: &AppEvent,
+        owner: IpAddr,
+        peer: IpAddr,
+        out: &mut Vec<Alert>,
+    ) -> bool {
         let proto = e.event_type();
         if proto == "tls" {
             return false;
@@ -970,7 +1040,12 @@ impl Models {
                 let owners: Vec<IpAddr> = self
                     .ae_index
                     .get(called.trim())
-                    .map(|s| s.iter().filter(|i| self.internal(**i) && **i != owner).copied().collect())
+                    .map(|s| {
+                        s.iter()
+                            .filter(|i| self.internal(**i) && **i != owner)
+                            .copied()
+                            .collect()
+                    })
                     .unwrap_or_default();
                 if let Some(ae_owner) = owners.first().copied() {
                     self.alert(
@@ -1005,7 +1080,12 @@ impl Models {
         true
     }
 
-    fn on_dicom(&mut self, f: &FlowInfo, d: &iomt_parsers::dicom::DicomRecord, out: &mut Vec<Alert>) {
+    fn on_dicom(
+        &mut self,
+        f: &FlowInfo,
+        d: &iomt_parsers::dicom::DicomRecord,
+        out: &mut Vec<Alert>,
+    ) {
         let (sender, receiver) = (f.src, f.dst);
         let learning = self.learning();
         match d.kind {
@@ -1030,7 +1110,8 @@ impl Models {
                                 .unwrap_or_default();
                             if !learning {
                                 if !elsewhere.is_empty() {
-                                    alert = Some(("dicom_ae_new_address", ae.to_string(), elsewhere));
+                                    alert =
+                                        Some(("dicom_ae_new_address", ae.to_string(), elsewhere));
                                 } else if dev.learned {
                                     alert = Some(("dicom_new_ae_title", ae.to_string(), elsewhere));
                                 }
@@ -1065,14 +1146,32 @@ impl Models {
                         let known = self
                             .devices
                             .get(&sender)
-                            .map(|d| d.baseline.dicom_calling.iter().filter(|a| a.as_str() != ae).cloned().collect::<Vec<_>>().join(", "))
+                            .map(|d| {
+                                d.baseline
+                                    .dicom_calling
+                                    .iter()
+                                    .filter(|a| a.as_str() != ae)
+                                    .cloned()
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            })
                             .unwrap_or_default();
                         (
                             format!("{sender} called {receiver} with DICOM AE title {ae}, never used from this address"),
                             if known.is_empty() { "no DICOM associations from this address".into() } else { format!("calling AE titles {known}") },
                         )
                     };
-                    self.alert(out, kind, 6, sender, Some(receiver), Some("dicom"), summary, expected, format!("calling AE {ae}"));
+                    self.alert(
+                        out,
+                        kind,
+                        6,
+                        sender,
+                        Some(receiver),
+                        Some("dicom"),
+                        summary,
+                        expected,
+                        format!("calling AE {ae}"),
+                    );
                 }
             }
             "command" => {
@@ -1087,7 +1186,9 @@ impl Models {
                 self.count_msg(sender, receiver, Some("dicom"), out);
                 let (scu, scp) = match cmd {
                     "C-STORE-RQ" => (facts::DICOM_STORE_SCU, facts::DICOM_STORE_SCP),
-                    "C-FIND-RQ" | "C-MOVE-RQ" | "C-GET-RQ" => (facts::DICOM_QR_SCU, facts::DICOM_QR_SCP),
+                    "C-FIND-RQ" | "C-MOVE-RQ" | "C-GET-RQ" => {
+                        (facts::DICOM_QR_SCU, facts::DICOM_QR_SCP)
+                    }
                     _ => (0, 0),
                 };
                 if let Some(dev) = self.devices.get_mut(&receiver) {
@@ -1100,7 +1201,13 @@ impl Models {
                     let known = dev.baseline.dicom_commands.contains(cmd);
                     if !known {
                         if !learning && dev.learned {
-                            let had = dev.baseline.dicom_commands.iter().cloned().collect::<Vec<_>>().join(", ");
+                            let had = dev
+                                .baseline
+                                .dicom_commands
+                                .iter()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ");
                             alerts.push((
                                 "dicom_new_command",
                                 5,
@@ -1131,14 +1238,25 @@ impl Models {
                         if self.move_dest.len() >= 1024 {
                             self.move_dest.clear();
                         }
-                        self.move_dest.insert(dest.trim().to_string(), (sender, self.now));
+                        self.move_dest
+                            .insert(dest.trim().to_string(), (sender, self.now));
                     }
                     if self.devices.contains_key(&sender) {
                         let l = self.live(sender);
                         l.retrieves = l.retrieves.saturating_add(1);
                         let n = l.retrieves;
                         if !learning {
-                            let max = self.devices.get(&sender).map(|d| if d.learned { d.baseline.rates.max_retrieves_per_10min } else { 0 }).unwrap_or(0);
+                            let max = self
+                                .devices
+                                .get(&sender)
+                                .map(|d| {
+                                    if d.learned {
+                                        d.baseline.rates.max_retrieves_per_10min
+                                    } else {
+                                        0
+                                    }
+                                })
+                                .unwrap_or(0);
                             let thr = max.saturating_mul(3).max(5);
                             if n == thr {
                                 alerts.push((
@@ -1153,7 +1271,17 @@ impl Models {
                     }
                 }
                 for (kind, sev, summary, expected, seen) in alerts {
-                    self.alert(out, kind, sev, sender, Some(receiver), Some("dicom"), summary, expected, seen);
+                    self.alert(
+                        out,
+                        kind,
+                        sev,
+                        sender,
+                        Some(receiver),
+                        Some("dicom"),
+                        summary,
+                        expected,
+                        seen,
+                    );
                 }
             }
             _ => {}
@@ -1187,7 +1315,12 @@ impl Models {
                 _ => facts::HL7_OTHER_SENDER,
             };
             if let Some(app) = &h.sending_application {
-                if !dev.identity.hl7_applications.iter().any(|a| a.starts_with(app.as_str())) {
+                if !dev
+                    .identity
+                    .hl7_applications
+                    .iter()
+                    .any(|a| a.starts_with(app.as_str()))
+                {
                     let s = match &h.sending_facility {
                         Some(fac) => format!("{app}@{fac}"),
                         None => app.clone(),
@@ -1202,7 +1335,13 @@ impl Models {
             }
             if !dev.baseline.hl7_sent.contains(mt) {
                 if !learning && dev.learned {
-                    let had = dev.baseline.hl7_sent.iter().cloned().collect::<Vec<_>>().join(", ");
+                    let had = dev
+                        .baseline
+                        .hl7_sent
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     alert = Some((mt.to_string(), had));
                 }
                 add_capped(&mut dev.baseline.hl7_sent, mt.to_string());
@@ -1296,7 +1435,17 @@ impl Models {
             }
         }
         for (kind, sev, summary, expected, seen) in alerts {
-            self.alert(out, kind, sev, receiver, Some(sender), Some("sdc"), summary, expected, seen);
+            self.alert(
+                out,
+                kind,
+                sev,
+                receiver,
+                Some(sender),
+                Some("sdc"),
+                summary,
+                expected,
+                seen,
+            );
         }
     }
 
@@ -1330,13 +1479,25 @@ impl Models {
         let peer_s = peer.map(|p| p.to_string()).unwrap_or_default();
         let id = format!(
             "{:016x}",
-            fnv(&[kind.as_bytes(), dev.as_bytes(), peer_s.as_bytes(), &now.to_be_bytes()])
+            fnv(&[
+                kind.as_bytes(),
+                dev.as_bytes(),
+                peer_s.as_bytes(),
+                &now.to_be_bytes()
+            ])
         );
         if self.open.len() > 65_536 {
             let w = self.cfg.dedup_window_ns;
             self.open.retain(|_, o| now.saturating_sub(o.start) < w);
         }
-        self.open.insert(key, Open { start: now, id: id.clone(), count: 1 });
+        self.open.insert(
+            key,
+            Open {
+                start: now,
+                id: id.clone(),
+                count: 1,
+            },
+        );
         let a = Alert {
             id,
             ts: iomt_parsers::Ts(now),
@@ -1406,7 +1567,10 @@ fn join_ips(v: &[IpAddr]) -> String {
     if v.is_empty() {
         return "none".into();
     }
-    v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+    v.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn note_mac(d: &mut Device, m: [u8; 6], now: u64) {
@@ -1427,7 +1591,11 @@ fn note_mac(d: &mut Device, m: [u8; 6], now: u64) {
     if d.macs.len() >= 8 {
         d.macs.remove(0);
     }
-    d.macs.push(MacSeen { mac: s, first_seen: now, last_seen: now });
+    d.macs.push(MacSeen {
+        mac: s,
+        first_seen: now,
+        last_seen: now,
+    });
     if d.vendor.is_none() {
         d.vendor = oui::vendor(m).map(str::to_string);
     }

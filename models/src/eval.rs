@@ -111,7 +111,7 @@ pub fn score(labels: &[Label], alerts: &[Alert], test_capture_s: f64) -> Report 
             attack_kind: l.kind.clone(),
             start_ts: l.start,
             detected: !hits.is_empty(),
-            time_to_alert_s: first.is_finite().then(|| first - l.start),
+            time_to_alert_s: first.is_finite().then_some(first - l.start),
             alert_kinds: kinds,
         });
     }
@@ -169,7 +169,9 @@ impl Report {
     /// The table for people.
     pub fn table(&self) -> String {
         let mut s = String::new();
-        s.push_str("label                        device           detected  time_to_alert  alert kinds\n");
+        s.push_str(
+            "label                        device           detected  time_to_alert  alert kinds\n",
+        );
         for l in &self.labels {
             s.push_str(&format!(
                 "{:<28} {:<16} {:<9} {:<14} {}\n",
@@ -193,7 +195,10 @@ impl Report {
             self.test_capture_s
         ));
         for f in &self.false_alerts {
-            s.push_str(&format!("false alert: {} {} — {}\n", f.kind, f.device_ip, f.summary));
+            s.push_str(&format!(
+                "false alert: {} {} — {}\n",
+                f.kind, f.device_ip, f.summary
+            ));
         }
         s
     }
@@ -214,7 +219,10 @@ mod tests {
             peer_ip: peer.map(|p| p.parse().unwrap()),
             protocol: None,
             summary: "s".into(),
-            evidence: Evidence { expected: "e".into(), seen: "s".into() },
+            evidence: Evidence {
+                expected: "e".into(),
+                seen: "s".into(),
+            },
             count: 1,
         }
     }

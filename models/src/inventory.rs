@@ -60,11 +60,11 @@ pub fn entries(devices: &HashMap<IpAddr, Device>) -> Vec<Entry<'_>> {
                 .then(|| d.baseline.rhythm.mean_s()),
         })
         .collect();
-    v.sort_by(|a, b| a.ip.cmp(&b.ip));
+    v.sort_by_key(|a| a.ip);
     v
 }
 
-fn first<'a>(s: &'a BTreeSet<String>) -> &'a str {
+fn first(s: &BTreeSet<String>) -> &str {
     s.iter().next().map(String::as_str).unwrap_or("")
 }
 
@@ -78,19 +78,36 @@ pub fn table(devices: &HashMap<IpAddr, Device>) -> String {
         let id = e.identity;
         let mut ident = Vec::new();
         if !id.dicom_ae_titles.is_empty() {
-            ident.push(format!("AE {}", id.dicom_ae_titles.iter().cloned().collect::<Vec<_>>().join("/")));
+            ident.push(format!(
+                "AE {}",
+                id.dicom_ae_titles
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("/")
+            ));
         }
         if !id.hl7_applications.is_empty() {
             ident.push(format!("HL7 {}", first(&id.hl7_applications)));
         }
         if !id.manufacturer.is_empty() || !id.model.is_empty() {
-            ident.push(format!("{} {}", first(&id.manufacturer), first(&id.model)).trim().to_string());
+            ident.push(
+                format!("{} {}", first(&id.manufacturer), first(&id.model))
+                    .trim()
+                    .to_string(),
+            );
         }
         if !id.ieee20601_system_ids.is_empty() {
             ident.push(format!("sys-id {}", first(&id.ieee20601_system_ids)));
         }
         if !id.tls_versions.is_empty() {
-            ident.push(id.tls_versions.iter().cloned().collect::<Vec<_>>().join("/"));
+            ident.push(
+                id.tls_versions
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            );
         }
         if let Some(p) = e.report_period_s {
             ident.push(format!("reports every {p:.0} s"));

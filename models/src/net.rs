@@ -30,7 +30,9 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
@@ -64,7 +66,9 @@ pub fn default_internal() -> Vec<Cidr> {
 /// Multicast, broadcast or unspecified: never a device, never "outside".
 pub fn is_group(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(a) => a.is_multicast() || a.is_broadcast() || a.is_unspecified() || a.octets()[3] == 255,
+        IpAddr::V4(a) => {
+            a.is_multicast() || a.is_broadcast() || a.is_unspecified() || a.octets()[3] == 255
+        }
         IpAddr::V6(a) => a.is_multicast() || a.is_unspecified(),
     }
 }
@@ -83,6 +87,8 @@ mod tests {
         assert!(!inside("203.0.113.50"));
         assert!(inside("fe80::1"));
         assert!(Cidr::parse("10.0.0.0/33").is_err());
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
     }
 }

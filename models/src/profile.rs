@@ -196,7 +196,9 @@ mod edges_as_vec {
         v.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HashMap<Edge, EdgeStats>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<HashMap<Edge, EdgeStats>, D::Error> {
         let v: Vec<(Edge, EdgeStats)> = Vec::deserialize(d)?;
         Ok(v.into_iter().collect())
     }

@@ -75,7 +75,8 @@ fn to_u64(v: i64) -> u64 {
 impl Store {
     /// Opens (creating) `<dir>/iomt.db` and migrates it to the current schema.
     pub fn open(dir: &Path) -> anyhow::Result<Store> {
-        std::fs::create_dir_all(dir).with_context(|| format!("state directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("state directory {}", dir.display()))?;
         let path = dir.join("iomt.db");
         let conn = Connection::open(&path).with_context(|| format!("{}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;

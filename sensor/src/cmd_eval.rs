@@ -19,7 +19,13 @@ impl Sink for Discard {
     }
 }
 
-fn pass(pcaps: &[PathBuf], state: &Path, models: &ModelArgs, engine: &EngineArgs, mode: Mode) -> anyhow::Result<()> {
+fn pass(
+    pcaps: &[PathBuf],
+    state: &Path,
+    models: &ModelArgs,
+    engine: &EngineArgs,
+    mode: Mode,
+) -> anyhow::Result<()> {
     let mut margs = models.clone();
     margs.mode = mode;
     let common = Common {
