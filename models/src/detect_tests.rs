@@ -597,6 +597,47 @@ fn tls_downgrade_to_plaintext() {
     assert!(t.has("tls_downgrade", C), "{:?}", t.kinds());
 }
 
+fn server_hello(v: &str) -> AppEvent {
+    let mut i = iomt_parsers::tls::TlsInfo {
+        kind: "server_hello",
+        ..Default::default()
+    };
+    i.version = Some(v.into());
+    AppEvent::Tls(iomt_parsers::tls::TlsEvent(Box::new(i)))
+}
+
+/// The server's hello, oriented server → client as the parser reports it.
+fn hello(t: &mut T, ts: f64, client: &str, server: &str, v: &str) {
+    t.id += 1;
+    let f = t.flow(client, server, 443, 6);
+    t.obs(ts, f, Observed::FlowStart);
+    let back = FlowInfo {
+        src: f.dst,
+        sport: f.dport,
+        dst: f.src,
+        dport: f.sport,
+        src_mac: f.dst_mac,
+        dst_mac: f.src_mac,
+        ..f
+    };
+    t.obs(ts + 0.01, back, Observed::App(&server_hello(v)));
+}
+
+#[test]
+fn tls_version_downgrade_per_server() {
+    let mut t = T::new();
+    hello(&mut t, 1.0, C, D, "TLS 1.3");
+    hello(&mut t, 2.0, C, B, "TLS 1.2");
+    t.detect();
+    // 1.2 with the server that always did 1.2 is fine
+    hello(&mut t, 10.0, C, B, "TLS 1.2");
+    assert!(t.alerts.is_empty(), "{:?}", t.kinds());
+    hello(&mut t, 11.0, C, D, "TLS 1.0");
+    assert_eq!(t.kinds(), vec!["tls_downgrade"]);
+    assert_eq!(t.alerts[0].device_ip, ip(C));
+    assert!(t.alerts[0].evidence.expected.contains("TLS 1.3"));
+}
+
 #[test]
 fn same_mac_new_address_is_the_same_device() {
     let mut t = learned();

@@ -966,14 +966,44 @@ impl Models {
                     if let Some(v) = &t.version {
                         for ip in [sender, receiver] {
                             if let Some(d) = self.devices.get_mut(&ip) {
-                                if !learning && d.learned && ip == receiver {
-                                    if let Some(best) = d.identity.tls_versions.iter().max() {
-                                        if tls_rank(v) < tls_rank(best) {
-                                            downgrade = Some((best.clone(), v.clone()));
-                                        }
-                                    }
+                                if !d.identity.tls_versions.contains(v) {
+                                    add_capped(&mut d.identity.tls_versions, v.clone());
                                 }
-                                add_capped(&mut d.identity.tls_versions, v.clone());
+                            }
+                        }
+                        // the best version on this client-server edge so far
+                        let (client, server) = (receiver, sender);
+                        let port = service_port(f.sport);
+                        let (owner, edge) = if self.internal(client) {
+                            (
+                                client,
+                                Edge {
+                                    peer: server,
+                                    proto: f.proto,
+                                    port,
+                                    inbound: false,
+                                },
+                            )
+                        } else {
+                            (
+                                server,
+                                Edge {
+                                    peer: client,
+                                    proto: f.proto,
+                                    port,
+                                    inbound: true,
+                                },
+                            )
+                        };
+                        let rank = tls_rank(v);
+                        if let Some(d) = self.devices.get_mut(&owner) {
+                            let d_learned = d.learned;
+                            if let Some(st) = d.baseline.edges.get_mut(&edge) {
+                                if learning {
+                                    st.tls_best = st.tls_best.max(rank);
+                                } else if d_learned && rank > 0 && rank < st.tls_best {
+                                    downgrade = Some((tls_name(st.tls_best), v.clone()));
+                                }
                             }
                         }
                     }
@@ -989,7 +1019,7 @@ impl Models {
                         receiver,
                         Some(sender),
                         Some("tls"),
-                        format!("{receiver} negotiated {v} with {sender}, below the {best} it used before"),
+                        format!("{receiver} negotiated {v} with {sender}, below the {best} it used with that server before"),
                         format!("{best} or newer"),
                         v,
                     );
@@ -1554,12 +1584,23 @@ impl Models {
 
 fn tls_rank(v: &str) -> u8 {
     match v {
-        "SSLv3" | "SSL 3.0" => 1,
+        "SSL 2.0" | "SSLv3" | "SSL 3.0" => 1,
         "TLSv1.0" | "TLS 1.0" | "TLSv1" => 2,
         "TLSv1.1" | "TLS 1.1" => 3,
         "TLSv1.2" | "TLS 1.2" => 4,
         "TLSv1.3" | "TLS 1.3" => 5,
         _ => 0,
+    }
+}
+
+fn tls_name(rank: u8) -> &'static str {
+    match rank {
+        1 => "SSLv3",
+        2 => "TLS 1.0",
+        3 => "TLS 1.1",
+        4 => "TLS 1.2",
+        5 => "TLS 1.3",
+        _ => "unknown",
     }
 }
 

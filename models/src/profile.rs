@@ -99,6 +99,9 @@ pub struct EdgeStats {
     /// Largest flow seen (bytes both ways).
     pub max_bytes: u64,
     pub flows: u64,
+    /// Best TLS version negotiated on this edge (rank: 1 SSLv3 … 5 TLS 1.3; 0 none).
+    #[serde(default)]
+    pub tls_best: u8,
 }
 
 /// Periodicity of a device's own activity (bursts: activity separated by ≥ 10 s of quiet).
