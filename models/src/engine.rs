@@ -7,7 +7,7 @@
 use crate::alert::{Alert, Evidence};
 use crate::net::{self, Cidr};
 use crate::oui;
-use crate::profile::{add_capped, facts, Device, Edge, EdgeStats, MacSeen, MAX_EDGES};
+use crate::profile::{add_capped, add_str, facts, Device, Edge, EdgeStats, MacSeen, MAX_EDGES};
 use crate::store::{Meta, Store};
 use crate::{FlowInfo, FlowSummary, Observation, Observed};
 use iomt_parsers::{AppEvent, Protocol};
@@ -129,6 +129,8 @@ pub struct Models {
     open: HashMap<(&'static str, IpAddr, Option<IpAddr>), Open>,
     /// Flows to or from outside, judged at their first application event or their end.
     pending_external: HashMap<u64, (u64, IpAddr, IpAddr, Edge, bool)>,
+    /// (device, offered?, L4, port, app bit) already in the profile's service lists.
+    services_seen: HashSet<(IpAddr, bool, u8, u16, u8)>,
     /// Flows to or from outside already judged: their events teach and raise nothing else.
     external_flows: HashSet<u64>,
     /// Recent C-MOVE destinations: AE title → (requester, time).
@@ -225,6 +227,7 @@ impl Models {
             open: HashMap::new(),
             pending_external: HashMap::new(),
             external_flows: HashSet::new(),
+            services_seen: HashSet::new(),
             move_dest: HashMap::new(),
             meta,
             now: 0,
@@ -729,16 +732,31 @@ impl Models {
                 );
             }
             self.bump(server, "flows_answered");
-            let svc = format!("{}/{} {app}", l4(f.proto), f.dport);
-            if let Some(d) = self.devices.get_mut(&server) {
-                if !d.services_offered.contains(&svc) && d.services_offered.len() < 64 {
-                    d.services_offered.insert(svc);
+            // strings are built once per new (device, service), not per flow
+            let bit = s.app_proto.map(proto_bit).unwrap_or(0);
+            if self.services_seen.len() < 1 << 20
+                && self
+                    .services_seen
+                    .insert((server, true, f.proto, f.dport, bit))
+            {
+                if let Some(d) = self.devices.get_mut(&server) {
+                    let svc = format!("{}/{} {app}", l4(f.proto), f.dport);
+                    if !d.services_offered.contains(&svc) && d.services_offered.len() < 64 {
+                        d.services_offered.insert(svc);
+                    }
                 }
             }
-            if let Some(d) = self.devices.get_mut(&client) {
-                let used = format!("{}/{} {app}", l4(f.proto), service_port(f.dport));
-                if !d.services_used.contains(&used) && d.services_used.len() < 64 {
-                    d.services_used.insert(used);
+            let port = service_port(f.dport);
+            if self.services_seen.len() < 1 << 20
+                && self
+                    .services_seen
+                    .insert((client, false, f.proto, port, bit))
+            {
+                if let Some(d) = self.devices.get_mut(&client) {
+                    let used = format!("{}/{} {app}", l4(f.proto), port);
+                    if !d.services_used.contains(&used) && d.services_used.len() < 64 {
+                        d.services_used.insert(used);
+                    }
                 }
             }
         }
@@ -937,10 +955,10 @@ impl Models {
                         None => {}
                     }
                     if let Some(s) = &i.system_id {
-                        add_capped(&mut d.identity.ieee20601_system_ids, s.clone());
+                        add_str(&mut d.identity.ieee20601_system_ids, s);
                     }
                     for v in [&i.manufacturer, &i.model].into_iter().flatten() {
-                        add_capped(&mut d.identity.model, v.clone());
+                        add_str(&mut d.identity.model, v);
                     }
                     if learning {
                         add_capped(&mut d.baseline.ieee20601_peers, receiver);
@@ -959,7 +977,7 @@ impl Models {
                     if let Some(d) = self.devices.get_mut(&sender) {
                         d.facts |= facts::TLS_CLIENT;
                         if let Some(j) = &t.ja4 {
-                            add_capped(&mut d.identity.tls_ja4, j.clone());
+                            add_str(&mut d.identity.tls_ja4, j);
                         }
                     }
                 } else if t.kind == "server_hello" {
@@ -967,7 +985,7 @@ impl Models {
                         for ip in [sender, receiver] {
                             if let Some(d) = self.devices.get_mut(&ip) {
                                 if !d.identity.tls_versions.contains(v) {
-                                    add_capped(&mut d.identity.tls_versions, v.clone());
+                                    add_str(&mut d.identity.tls_versions, v);
                                 }
                             }
                         }
@@ -1146,8 +1164,8 @@ impl Models {
                                     alert = Some(("dicom_new_ae_title", ae.to_string(), elsewhere));
                                 }
                             }
-                            add_capped(&mut dev.baseline.dicom_calling, ae.to_string());
-                            add_capped(&mut dev.identity.dicom_ae_titles, ae.to_string());
+                            add_str(&mut dev.baseline.dicom_calling, ae);
+                            add_str(&mut dev.identity.dicom_ae_titles, ae);
                             let set = self.ae_index.entry(ae.to_string()).or_default();
                             if set.len() < 64 {
                                 set.insert(sender);
@@ -1158,8 +1176,8 @@ impl Models {
                 if let (Some(ae), Some(dev)) = (called, self.devices.get_mut(&receiver)) {
                     dev.facts |= facts::DICOM_SCP;
                     if !dev.baseline.dicom_called.contains(ae) {
-                        add_capped(&mut dev.baseline.dicom_called, ae.to_string());
-                        add_capped(&mut dev.identity.dicom_ae_titles, ae.to_string());
+                        add_str(&mut dev.baseline.dicom_called, ae);
+                        add_str(&mut dev.identity.dicom_ae_titles, ae);
                         let set = self.ae_index.entry(ae.to_string()).or_default();
                         if set.len() < 64 {
                             set.insert(receiver);
@@ -1246,7 +1264,7 @@ impl Models {
                                 cmd.to_string(),
                             ));
                         }
-                        add_capped(&mut dev.baseline.dicom_commands, cmd.to_string());
+                        add_str(&mut dev.baseline.dicom_commands, cmd);
                     }
                     if bulk {
                         if !learning && dev.learned && !dev.baseline.dicom_bulk_query {
@@ -1333,7 +1351,7 @@ impl Models {
         if let Some(dev) = self.devices.get_mut(&receiver) {
             dev.facts |= facts::HL7_RECEIVER;
             if !dev.baseline.hl7_received.contains(mt) {
-                add_capped(&mut dev.baseline.hl7_received, mt.to_string());
+                add_str(&mut dev.baseline.hl7_received, mt);
             }
         }
         let mut alert = None;
@@ -1360,7 +1378,7 @@ impl Models {
             }
             if let Some(v) = &h.version {
                 if !dev.identity.hl7_versions.contains(v) {
-                    add_capped(&mut dev.identity.hl7_versions, v.clone());
+                    add_str(&mut dev.identity.hl7_versions, v);
                 }
             }
             if !dev.baseline.hl7_sent.contains(mt) {
@@ -1374,7 +1392,7 @@ impl Models {
                         .join(", ");
                     alert = Some((mt.to_string(), had));
                 }
-                add_capped(&mut dev.baseline.hl7_sent, mt.to_string());
+                add_str(&mut dev.baseline.hl7_sent, mt);
             }
         }
         if let Some((mt, had)) = alert {
@@ -1396,17 +1414,16 @@ impl Models {
     fn on_sdc(&mut self, f: &FlowInfo, s: &iomt_parsers::sdc::SdcFields, out: &mut Vec<Alert>) {
         let (sender, receiver) = (f.src, f.dst);
         let learning = self.learning();
-        let now = self.now;
         if let Some(dev) = self.devices.get_mut(&sender) {
             if let Some(epr) = &s.epr {
-                add_capped(&mut dev.identity.sdc_epr, epr.clone());
+                add_str(&mut dev.identity.sdc_epr, epr);
                 if s.types.iter().any(|t| t.contains("MedicalDevice")) {
                     dev.facts |= facts::SDC_PROVIDER;
                 }
             }
             for sc in &s.scopes {
                 if sc.contains("sdc.ctxt.loc") || sc.contains("/loc") {
-                    add_capped(&mut dev.identity.location, sc.clone());
+                    add_str(&mut dev.identity.location, sc);
                 }
             }
             for (set, v) in [
@@ -1421,13 +1438,15 @@ impl Models {
                     }
                 }
             }
-            let model = s.model.as_deref().unwrap_or("").to_ascii_lowercase();
-            if model.contains("pump") || model.contains("infus") {
-                dev.facts |= facts::PUMP_HINT | facts::SDC_PROVIDER;
-            } else if model.contains("monitor") {
-                dev.facts |= facts::MONITOR_HINT | facts::SDC_PROVIDER;
+            if let Some(m) = &s.model {
+                // metadata responses only (rare): the model name hints at the device class
+                let model = m.to_ascii_lowercase();
+                if model.contains("pump") || model.contains("infus") {
+                    dev.facts |= facts::PUMP_HINT | facts::SDC_PROVIDER;
+                } else if model.contains("monitor") {
+                    dev.facts |= facts::MONITOR_HINT | facts::SDC_PROVIDER;
+                }
             }
-            let _ = now;
         }
         let Some(msg) = s.message.as_deref() else {
             return;
@@ -1449,7 +1468,7 @@ impl Models {
             dev.facts |= facts::SDC_PROVIDER;
             let b = &mut dev.baseline;
             if !b.sdc_operations.contains(msg) {
-                add_capped(&mut b.sdc_operations, msg.to_string());
+                add_str(&mut b.sdc_operations, msg);
             }
             if !b.sdc_consumers.contains(&sender) {
                 if !learning && dev.learned {

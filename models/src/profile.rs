@@ -22,6 +22,17 @@ pub fn add_capped<T: Ord>(set: &mut BTreeSet<T>, v: T) -> bool {
     true
 }
 
+/// [`add_capped`] for strings, allocating only when the value is new.
+pub fn add_str(set: &mut BTreeSet<String>, v: &str) -> bool {
+    if set.contains(v) {
+        return false;
+    }
+    if set.len() < MAX_SET {
+        set.insert(v.to_string());
+    }
+    true
+}
+
 /// Role evidence bits (what the device has been seen doing).
 pub mod facts {
     pub const DICOM_SCP: u32 = 1;
