@@ -1246,6 +1246,9 @@ impl Models {
                 let bulk = d.query_bulk == Some(true) && cmd == "C-FIND-RQ";
                 if let Some(dev) = self.devices.get_mut(&sender) {
                     dev.facts |= scu;
+                    if let Some(sop) = &d.sop_class_uid {
+                        add_str(&mut dev.baseline.dicom_sop_classes, sop);
+                    }
                     let known = dev.baseline.dicom_commands.contains(cmd);
                     if !known {
                         if !learning && dev.learned {

@@ -177,6 +177,9 @@ pub struct Baseline {
     /// DIMSE requests it sent.
     #[serde(default)]
     pub dicom_commands: BTreeSet<String>,
+    /// SOP classes of the requests it sent (vocabulary; no detector yet).
+    #[serde(default)]
+    pub dicom_sop_classes: BTreeSet<String>,
     /// It sent universal-match (bulk) C-FINDs.
     #[serde(default)]
     pub dicom_bulk_query: bool,
