@@ -2,11 +2,23 @@
 //!
 //! The models see the sensor's records in capture-time order (one thread owns them: no locks) as
 //! [`Observation`]s, and answer with [`Alert`]s. This file holds the contract between the sensor and
-//! the models; the inventory, baselines, detectors and state store live in their own modules.
+//! the models; the inventory ([`profile`], [`inventory`], [`oui`]), baselines and detectors
+//! ([`engine`]), state store ([`store`]) and scoring ([`eval`]) live in their own modules.
 
 pub mod alert;
+pub mod engine;
+pub mod eval;
+pub mod inventory;
+pub mod net;
+pub mod oui;
+pub mod profile;
+pub mod store;
+
+#[cfg(test)]
+mod detect_tests;
 
 pub use alert::{Alert, Evidence};
+pub use engine::{Config, Mode, Models};
 
 use iomt_parsers::{AppEvent, Protocol, Ts};
 use std::net::IpAddr;

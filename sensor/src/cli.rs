@@ -65,6 +65,66 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ReadMode::Read)]
         read_mode: ReadMode,
     },
+    /// Print the device inventory from the state store.
+    Inventory {
+        /// JSON lines (one device per line) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// State directory.
+        #[arg(long, default_value = "iomt-state")]
+        state: PathBuf,
+    },
+    /// Learn on baseline captures, detect on test captures, score the alerts against labels.
+    Eval {
+        /// Captures to learn from.
+        #[arg(long, required = true, num_args = 1..)]
+        baseline: Vec<PathBuf>,
+        /// Captures to detect on.
+        #[arg(long, required = true, num_args = 1..)]
+        test: Vec<PathBuf>,
+        /// Labels CSV (`start_ts,end_ts,device_ip,attack_kind,description`).
+        #[arg(long)]
+        labels: PathBuf,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// State directory (default: a fresh temporary one, removed afterwards).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        #[command(flatten)]
+        models: ModelArgs,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+}
+
+/// Model settings (modes, learning period, internal networks).
+#[derive(Debug, Args, Clone)]
+pub struct ModelArgs {
+    /// learn: learn only, no alerts; detect: alert against the stored baseline; auto: learn for
+    /// --learn-for of capture time, then detect.
+    #[arg(long, default_value = "auto", value_parser = iomt_models::Mode::parse)]
+    pub mode: iomt_models::Mode,
+    /// Auto mode's learning period in capture time (`2d`, `36h`, `90m`).
+    #[arg(long, default_value = iomt_models::engine::DEFAULT_LEARN_FOR, value_parser = iomt_models::engine::parse_duration)]
+    pub learn_for: u64,
+    /// The hospital's own networks (CIDR, repeatable); default RFC 1918, loopback, link-local, ULA.
+    #[arg(long, value_parser = iomt_models::net::Cidr::parse)]
+    pub internal_net: Vec<iomt_models::net::Cidr>,
+}
+
+impl ModelArgs {
+    pub fn config(&self) -> iomt_models::Config {
+        let mut c = iomt_models::Config {
+            mode: self.mode,
+            learn_for_ns: self.learn_for,
+            ..iomt_models::Config::default()
+        };
+        if !self.internal_net.is_empty() {
+            c.internal = self.internal_net.clone();
+        }
+        c
+    }
 }
 
 /// Options shared by `replay` and `live`.
@@ -83,6 +143,8 @@ pub struct Common {
     /// State directory: device inventory, baselines, alerts and the delivery spool (SQLite).
     #[arg(long, default_value = "iomt-state")]
     pub state: PathBuf,
+    #[command(flatten)]
+    pub models: ModelArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

@@ -25,6 +25,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             read_mode,
         } => {
             let sink = eve_sink(common.eve.as_deref(), common.eve_types.clone(), Style::Json)?;
+            let sink = crate::modelsink::wrap(&common, sink)?;
             replay(&pcaps, read_mode, &common, sink)
         }
         Command::Decode {
@@ -46,6 +47,11 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 eve_types: TypeFilter::parse("all").map_err(anyhow::Error::msg)?,
                 stats: false,
                 state: PathBuf::from("iomt-state"),
+                models: crate::cli::ModelArgs {
+                    mode: iomt_models::Mode::Learn,
+                    learn_for: 0,
+                    internal_net: Vec::new(),
+                },
                 engine,
             };
             replay(&pcaps, read_mode, &common, sink)
@@ -59,6 +65,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             buffer_size,
         } => {
             let sink = eve_sink(common.eve.as_deref(), common.eve_types.clone(), Style::Json)?;
+            let sink = crate::modelsink::wrap(&common, sink)?;
             let opts = LiveOptions {
                 iface,
                 bpf,
@@ -68,6 +75,16 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             };
             live(&opts, &common, sink)
         }
+        Command::Inventory { json, state } => crate::cmd_inventory::run(&state, json),
+        Command::Eval {
+            baseline,
+            test,
+            labels,
+            json,
+            state,
+            models,
+            engine,
+        } => crate::cmd_eval::run(&baseline, &test, &labels, json, state, models, engine),
     }
 }
 
@@ -90,7 +107,7 @@ fn eve_sink(
     Ok(Box::new(EveSink::new(out, filter, style)))
 }
 
-fn replay(
+pub(crate) fn replay(
     pcaps: &[PathBuf],
     mode: ReadMode,
     common: &Common,

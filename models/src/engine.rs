@@ -1,0 +1,1674 @@
+//! The models: inventory upkeep, baseline learning and the detectors, driven by observations in
+//! capture-time order. One owner (the sensor's merger thread), no locks.
+//!
+//! Per observation the work is a few hash-map look-ups keyed by addresses; strings are allocated
+//! only for facts never seen before (a new AE title, a new service) and for alerts.
+
+use crate::alert::{Alert, Evidence};
+use crate::net::{self, Cidr};
+use crate::oui;
+use crate::profile::{add_capped, add_str, facts, Device, Edge, EdgeStats, MacSeen, MAX_EDGES};
+use crate::store::{Meta, Store};
+use crate::{FlowInfo, FlowSummary, Observation, Observed};
+use iomt_parsers::{AppEvent, Protocol};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Instant;
+
+const NS: u64 = 1_000_000_000;
+const MINUTE: u64 = 60 * NS;
+const TEN_MIN: u64 = 600 * NS;
+/// Activity separated by less than this is one burst (one report).
+const BURST_GAP: u64 = 10 * NS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Learn only; no alerts.
+    Learn,
+    /// Alert against the stored baseline.
+    Detect,
+    /// Learn for `learn_for` of capture time from the first observation ever, then detect.
+    Auto,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Result<Mode, String> {
+        match s {
+            "learn" => Ok(Mode::Learn),
+            "detect" => Ok(Mode::Detect),
+            "auto" => Ok(Mode::Auto),
+            _ => Err(format!("{s}: expected learn, detect or auto")),
+        }
+    }
+}
+
+/// `2d`, `36h`, `90m`, `45s`, `1w` (or plain seconds) to nanoseconds.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s}: expected e.g. 2d, 36h, 90m"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("{s}: unit must be s, m, h, d or w")),
+    };
+    n.checked_mul(mult)
+        .and_then(|v| v.checked_mul(NS))
+        .ok_or_else(|| format!("{s}: too long"))
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    /// Auto mode: capture time spent learning.
+    pub learn_for_ns: u64,
+    pub internal: Vec<Cidr>,
+    /// One alert per (kind, device, peer) per this much capture time.
+    pub dedup_window_ns: u64,
+    /// A flow to or from outside the internal networks above this many bytes is a large transfer.
+    pub external_bytes: u64,
+    /// Most `new_peer_or_service` alerts per device per dedup window (a scan is one `port_scan`).
+    pub new_peer_alerts_per_window: u32,
+}
+
+/// Default learning period of `--mode auto`.
+pub const DEFAULT_LEARN_FOR: &str = "7d";
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            mode: Mode::Auto,
+            learn_for_ns: 7 * 86_400 * NS,
+            internal: net::default_internal(),
+            dedup_window_ns: 3600 * NS,
+            external_bytes: 10 << 20,
+            new_peer_alerts_per_window: 3,
+        }
+    }
+}
+
+/// Per-device counters of the current windows (not persisted).
+#[derive(Debug, Default)]
+struct Live {
+    min: u64,
+    msgs: u64,
+    targets: HashSet<(IpAddr, u16)>,
+    hosts: HashSet<IpAddr>,
+    ten: u64,
+    anomalies: u64,
+    retrieves: u64,
+    silent_alerted: bool,
+    new_peer_window: u64,
+    new_peer_alerts: u32,
+}
+
+const MAX_WINDOW_SET: usize = 1024;
+
+struct Open {
+    start: u64,
+    id: String,
+    count: u64,
+}
+
+pub struct Models {
+    cfg: Config,
+    devices: HashMap<IpAddr, Device>,
+    dirty: HashSet<IpAddr>,
+    /// Internal address last seen behind each MAC, and how many addresses it showed (routers show
+    /// many: those MACs say nothing about identity).
+    mac_ip: HashMap<[u8; 6], (IpAddr, u16)>,
+    ae_index: HashMap<String, BTreeSet<IpAddr>>,
+    live: HashMap<IpAddr, Live>,
+    open: HashMap<(&'static str, IpAddr, Option<IpAddr>), Open>,
+    /// Flows to or from outside, judged at their first application event or their end.
+    pending_external: HashMap<u64, (u64, IpAddr, IpAddr, Edge, bool)>,
+    /// (device, offered?, L4, port, app bit) already in the profile's service lists.
+    services_seen: HashSet<(IpAddr, bool, u8, u16, u8)>,
+    /// Flows to or from outside already judged: their events teach and raise nothing else.
+    external_flows: HashSet<u64>,
+    /// Recent C-MOVE destinations: AE title → (requester, time).
+    move_dest: HashMap<String, (IpAddr, u64)>,
+    meta: Meta,
+    now: u64,
+    watch_since: u64,
+    last_tick: u64,
+    store: Option<Store>,
+    alerts_new: Vec<Alert>,
+    alert_counts: HashMap<String, u64>,
+    since_flush: u64,
+    flush_capture: u64,
+    flush_wall: Instant,
+    started: bool,
+}
+
+fn proto_bit(p: Protocol) -> u8 {
+    match p {
+        Protocol::Dicom => 1,
+        Protocol::Hl7 => 2,
+        Protocol::Sdc => 4,
+        Protocol::Ieee20601 => 8,
+        Protocol::Tls => 16,
+    }
+}
+
+fn service_port(p: u16) -> u16 {
+    if p >= 49152 {
+        0
+    } else {
+        p
+    }
+}
+
+fn l4(p: u8) -> &'static str {
+    match p {
+        6 => "tcp",
+        17 => "udp",
+        _ => "ip",
+    }
+}
+
+fn fnv(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.iter().chain(std::iter::once(&0xffu8)) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+const SDC_CONTROL: &[&str] = &[
+    "SetValue",
+    "SetString",
+    "Activate",
+    "SetAlertState",
+    "SetMetricState",
+    "SetComponentState",
+    "SetContextState",
+    "SetOperatingMode",
+];
+
+fn sdc_request(m: &str) -> bool {
+    (m.starts_with("Get") || m.starts_with("Set") || SDC_CONTROL.contains(&m))
+        && !m.ends_with("Response")
+        || matches!(
+            m,
+            "Subscribe" | "Renew" | "Unsubscribe" | "Probe" | "Resolve"
+        )
+}
+
+impl Models {
+    /// Models over a state directory (`None`: in memory only, for tests).
+    pub fn open(cfg: Config, state: Option<&Path>) -> anyhow::Result<Models> {
+        let (store, devices, meta) = match state {
+            Some(dir) => {
+                let mut s = Store::open(dir)?;
+                let devices = s.load_devices()?;
+                let meta = s.load_meta()?;
+                (Some(s), devices, meta)
+            }
+            None => (None, HashMap::new(), Meta::default()),
+        };
+        let mut m = Models {
+            cfg,
+            devices,
+            dirty: HashSet::new(),
+            mac_ip: HashMap::new(),
+            ae_index: HashMap::new(),
+            live: HashMap::new(),
+            open: HashMap::new(),
+            pending_external: HashMap::new(),
+            external_flows: HashSet::new(),
+            services_seen: HashSet::new(),
+            move_dest: HashMap::new(),
+            meta,
+            now: 0,
+            watch_since: 0,
+            last_tick: 0,
+            store,
+            alerts_new: Vec::new(),
+            alert_counts: HashMap::new(),
+            since_flush: 0,
+            flush_capture: 0,
+            flush_wall: Instant::now(),
+            started: false,
+        };
+        for (ip, d) in &m.devices {
+            for ae in d
+                .baseline
+                .dicom_calling
+                .iter()
+                .chain(&d.baseline.dicom_called)
+            {
+                m.ae_index.entry(ae.clone()).or_default().insert(*ip);
+            }
+            if let Some(mac) = d.macs.last().and_then(|s| parse_mac(&s.mac)) {
+                m.mac_ip.insert(mac, (*ip, 1));
+            }
+        }
+        Ok(m)
+    }
+
+    /// Switches mode (the next observation learns or detects accordingly).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.cfg.mode = mode;
+    }
+
+    pub fn devices(&self) -> &HashMap<IpAddr, Device> {
+        &self.devices
+    }
+
+    /// Learning at the current capture time?
+    pub fn learning(&self) -> bool {
+        match self.cfg.mode {
+            Mode::Learn => true,
+            Mode::Detect => false,
+            Mode::Auto => match self.meta.learn_start_ns {
+                None => true,
+                Some(s) => self.now < s.saturating_add(self.cfg.learn_for_ns),
+            },
+        }
+    }
+
+    pub fn internal(&self, ip: IpAddr) -> bool {
+        self.cfg.internal.iter().any(|c| c.contains(ip))
+    }
+
+    fn outside(&self, ip: IpAddr) -> bool {
+        !net::is_group(ip) && !self.internal(ip)
+    }
+
+    pub fn observe(&mut self, o: &Observation<'_>, out: &mut Vec<Alert>) {
+        self.clock(o.ts.0, out);
+        match o.what {
+            Observed::FlowStart => self.on_flow_start(&o.flow, out),
+            Observed::FlowEnd(s) => self.on_flow_end(&o.flow, s, out),
+            Observed::App(e) => self.on_app(&o.flow, e, out),
+        }
+        self.since_flush = self.since_flush.saturating_add(1);
+    }
+
+    /// Capture time moves on: phase, silence checks (once per capture second), periodic commits.
+    fn clock(&mut self, ts: u64, out: &mut Vec<Alert>) {
+        if !self.started {
+            self.started = true;
+            self.watch_since = ts;
+            self.last_tick = ts;
+            self.flush_capture = ts;
+            if self.meta.learn_start_ns.is_none() {
+                self.meta.learn_start_ns = Some(ts);
+            }
+            self.meta.run_start_ns = Some(ts);
+        } else if ts > self.now.saturating_add(3600 * NS) {
+            // The sensor saw nothing for an hour (a gap between capture files): silence timers
+            // restart rather than blaming devices for time nobody watched.
+            self.watch_since = ts;
+        }
+        if ts > self.now {
+            self.now = ts;
+        }
+        self.meta.run_end_ns = Some(self.now);
+        if self.now >= self.last_tick.saturating_add(NS) {
+            self.last_tick = self.now;
+            if !self.learning() {
+                self.check_silence(out);
+            }
+            let due_capture = self.now >= self.flush_capture.saturating_add(60 * NS)
+                && self.flush_wall.elapsed().as_millis() >= 250;
+            if self.store.is_some() && (due_capture || self.since_flush >= 50_000) {
+                if let Err(e) = self.flush() {
+                    eprintln!("iomt-sensor: warning: state store: {e}");
+                }
+            }
+        }
+    }
+
+    fn check_silence(&mut self, out: &mut Vec<Alert>) {
+        let mut silent = Vec::new();
+        for (ip, d) in &self.devices {
+            let r = &d.baseline.rhythm;
+            if !d.learned || !r.periodic() {
+                continue;
+            }
+            let last = r.last_burst_ns.max(self.watch_since);
+            let quiet_s = self.now.saturating_sub(last) as f64 / NS as f64;
+            if quiet_s > r.silence_threshold_s() {
+                let l = self.live.entry(*ip).or_default();
+                if !l.silent_alerted {
+                    l.silent_alerted = true;
+                    silent.push((*ip, r.mean_s(), r.silence_threshold_s(), quiet_s));
+                }
+            }
+        }
+        for (ip, mean, thr, quiet) in silent {
+            self.alert(
+                out,
+                "device_silent",
+                8,
+                ip,
+                None,
+                None,
+                format!("{ip} reported every {mean:.0} s and has been silent for {quiet:.0} s"),
+                format!("a report at least every {thr:.0} s (learned period {mean:.0} s)"),
+                format!("nothing for {quiet:.0} s"),
+            );
+        }
+    }
+
+    /// Creates the profile if needed; true when the device is new.
+    fn touch(&mut self, ip: IpAddr, mac: Option<[u8; 6]>) -> bool {
+        let now = self.now;
+        let learning = self.learning();
+        self.dirty.insert(ip);
+        if let Some(d) = self.devices.get_mut(&ip) {
+            d.last_seen_ns = now;
+            if learning {
+                d.learned = true;
+            }
+            if let Some(m) = mac {
+                note_mac(d, m, now);
+            }
+            return false;
+        }
+        let mut d = Device {
+            ip: Some(ip),
+            first_seen_ns: now,
+            last_seen_ns: now,
+            learned: learning,
+            ..Device::default()
+        };
+        let mut moved = false;
+        if let Some(m) = mac {
+            note_mac(&mut d, m, now);
+            // The same MAC behind another internal address (DHCP renumbering): the same device.
+            // A MAC seen behind several live addresses is a router's and says nothing.
+            let entry = self.mac_ip.entry(m).or_insert((ip, 0));
+            if entry.0 != ip {
+                let old = entry.0;
+                entry.0 = ip;
+                let first_change = entry.1 <= 1;
+                entry.1 = entry.1.saturating_add(1);
+                let idle = self
+                    .devices
+                    .get(&old)
+                    .is_some_and(|p| p.last_seen_ns.saturating_add(60 * NS) < now);
+                if first_change && idle {
+                    if let Some(prev) = self.devices.get(&old) {
+                        let mut copy = prev.clone();
+                        copy.ip = Some(ip);
+                        copy.previous_ips.push(old);
+                        copy.previous_ips.truncate(16);
+                        copy.last_seen_ns = now;
+                        copy.macs = d.macs.clone();
+                        d = copy;
+                        moved = true;
+                    }
+                }
+            } else {
+                entry.1 = entry.1.max(1);
+            }
+        }
+        self.devices.insert(ip, d);
+        !moved
+    }
+
+    fn activity(&mut self, ip: IpAddr) {
+        let now = self.now;
+        let learning = self.learning();
+        let Some(d) = self.devices.get_mut(&ip) else {
+            return;
+        };
+        let r = &mut d.baseline.rhythm;
+        if now.saturating_sub(r.last_activity_ns) >= BURST_GAP || r.last_activity_ns == 0 {
+            if learning && r.last_burst_ns != 0 && now > r.last_burst_ns {
+                let gap = (now - r.last_burst_ns) as f64 / NS as f64;
+                r.intervals = r.intervals.saturating_add(1);
+                r.sum_s += gap;
+                if gap > r.max_gap_s {
+                    r.max_gap_s = gap;
+                }
+            }
+            if learning {
+                let hour = ((now / NS) % 86_400 / 3600) as usize;
+                if let Some(h) = r.by_hour.get_mut(hour) {
+                    *h = h.saturating_add(1);
+                }
+            }
+            r.last_burst_ns = now;
+            if let Some(l) = self.live.get_mut(&ip) {
+                l.silent_alerted = false;
+            }
+        }
+        r.last_activity_ns = now;
+    }
+
+    /// Rolls the device's windows, learning their maxima.
+    fn live(&mut self, ip: IpAddr) -> &mut Live {
+        let now = self.now;
+        let learning = self.learning();
+        let l = self.live.entry(ip).or_default();
+        let min = now / MINUTE;
+        let ten = now / TEN_MIN;
+        if l.min != min || l.ten != ten {
+            if learning {
+                if let Some(d) = self.devices.get_mut(&ip) {
+                    let r = &mut d.baseline.rates;
+                    if l.min != min {
+                        r.max_msgs_per_min = r.max_msgs_per_min.max(l.msgs);
+                        r.max_targets_per_min = r.max_targets_per_min.max(l.targets.len() as u64);
+                        r.max_hosts_per_min = r.max_hosts_per_min.max(l.hosts.len() as u64);
+                        if l.msgs > 0 {
+                            r.windows = r.windows.saturating_add(1);
+                        }
+                    }
+                    if l.ten != ten {
+                        r.max_anomalies_per_10min = r.max_anomalies_per_10min.max(l.anomalies);
+                        r.max_retrieves_per_10min = r.max_retrieves_per_10min.max(l.retrieves);
+                    }
+                }
+            }
+            if l.min != min {
+                l.min = min;
+                l.msgs = 0;
+                l.targets.clear();
+                l.hosts.clear();
+            }
+            if l.ten != ten {
+                l.ten = ten;
+                l.anomalies = 0;
+                l.retrieves = 0;
+            }
+        }
+        l
+    }
+
+    /// A message or connection from `ip`: flood check.
+    fn count_msg(
+        &mut self,
+        ip: IpAddr,
+        peer: IpAddr,
+        proto: Option<&'static str>,
+        out: &mut Vec<Alert>,
+    ) {
+        if !self.devices.contains_key(&ip) {
+            return;
+        }
+        let learning = self.learning();
+        let l = self.live(ip);
+        l.msgs = l.msgs.saturating_add(1);
+        let n = l.msgs;
+        if learning {
+            return;
+        }
+        let Some(d) = self.devices.get(&ip) else {
+            return;
+        };
+        if !d.learned || d.baseline.rates.windows < 10 {
+            return;
+        }
+        let max = d.baseline.rates.max_msgs_per_min;
+        let thr = max.saturating_mul(3).max(max.saturating_add(30));
+        if n == thr {
+            self.alert(
+                out,
+                "flood",
+                7,
+                ip,
+                Some(peer),
+                proto,
+                format!(
+                    "{ip} sent {n} messages/connections within a minute, far above its usual rate"
+                ),
+                format!("at most {max} per minute (alert at {thr})"),
+                format!("{n} in the current minute"),
+            );
+        }
+    }
+
+    fn on_flow_start(&mut self, f: &FlowInfo, out: &mut Vec<Alert>) {
+        let (client, server) = (f.src, f.dst);
+        let learning = self.learning();
+        if self.internal(client) && !net::is_group(client) {
+            if self.touch(client, f.src_mac) && !learning {
+                self.alert(
+                    out,
+                    "new_device",
+                    5,
+                    client,
+                    Some(server),
+                    None,
+                    format!(
+                        "never-seen device {client} opened a connection to {server} port {}",
+                        f.dport
+                    ),
+                    "only devices of the learned inventory".into(),
+                    format!("{client} ({} to {server}:{})", l4(f.proto), f.dport),
+                );
+            }
+            self.bump(client, "flows_opened");
+            self.count_msg(client, server, None, out);
+            // scans: distinct targets per minute
+            let l = self.live(client);
+            if l.targets.len() < MAX_WINDOW_SET {
+                l.targets.insert((server, f.dport));
+            }
+            if l.hosts.len() < MAX_WINDOW_SET {
+                l.hosts.insert(server);
+            }
+            let (nt, nh) = (l.targets.len() as u64, l.hosts.len() as u64);
+            if !learning {
+                self.scan_check(client, server, nt, nh, out);
+            }
+        }
+        // the peer/service edge, owned by the internal end
+        let owner_is_client = self.internal(client);
+        let (owner, peer, inbound) = if owner_is_client {
+            (client, server, false)
+        } else if self.internal(server) {
+            (server, client, true)
+        } else {
+            return;
+        };
+        let edge = Edge {
+            peer,
+            proto: f.proto,
+            port: service_port(f.dport),
+            inbound,
+        };
+        let outside_peer = self.outside(peer);
+        let Some(d) = self.devices.get_mut(&owner) else {
+            return;
+        };
+        if let Some(s) = d.baseline.edges.get_mut(&edge) {
+            if learning {
+                s.flows = s.flows.saturating_add(1);
+            } else if outside_peer && d.learned && self.pending_external.len() < 4096 {
+                // every flow to or from outside is judged at its first application event
+                self.pending_external
+                    .insert(f.id, (self.now, owner, peer, edge, false));
+            }
+            return;
+        }
+        let d_learned = d.learned;
+        if d.baseline.edges.len() < MAX_EDGES {
+            d.baseline.edges.insert(edge, EdgeStats::default());
+        }
+        self.dirty.insert(owner);
+        if learning || !d_learned {
+            return;
+        }
+        if outside_peer {
+            // judged at the first application event or the flow's end
+            if self.pending_external.len() < 4096 {
+                self.pending_external
+                    .insert(f.id, (self.now, owner, peer, edge, true));
+            }
+            return;
+        }
+        self.new_peer_alert(owner, edge, out);
+    }
+
+    fn new_peer_alert(&mut self, owner: IpAddr, edge: Edge, out: &mut Vec<Alert>) {
+        let now = self.now;
+        let window = self.cfg.dedup_window_ns.max(1);
+        let cap = self.cfg.new_peer_alerts_per_window;
+        let l = self.live.entry(owner).or_default();
+        if l.new_peer_window != now / window {
+            l.new_peer_window = now / window;
+            l.new_peer_alerts = 0;
+        }
+        if l.new_peer_alerts >= cap {
+            self.bump(owner, "new_peer_alerts_suppressed");
+            return;
+        }
+        l.new_peer_alerts = l.new_peer_alerts.saturating_add(1);
+        let (dir, what) = if edge.inbound {
+            (
+                "was contacted by",
+                format!("{} from {}", l4(edge.proto), edge.peer),
+            )
+        } else {
+            (
+                "talked to",
+                format!("{} to {}:{}", l4(edge.proto), edge.peer, edge.port),
+            )
+        };
+        self.alert(
+            out,
+            "new_peer_or_service",
+            4,
+            owner,
+            Some(edge.peer),
+            None,
+            format!(
+                "{owner} {dir} a never-seen peer or service: {} port {}",
+                edge.peer, edge.port
+            ),
+            "only the peers and services learned for this device".into(),
+            what,
+        );
+    }
+
+    fn scan_check(
+        &mut self,
+        ip: IpAddr,
+        peer: IpAddr,
+        targets: u64,
+        hosts: u64,
+        out: &mut Vec<Alert>,
+    ) {
+        let (mt, mh) = match self.devices.get(&ip) {
+            Some(d) if d.learned => (
+                d.baseline.rates.max_targets_per_min,
+                d.baseline.rates.max_hosts_per_min,
+            ),
+            _ => (0, 0),
+        };
+        let thr_h = mh.saturating_mul(3).max(10).max(mh.saturating_add(10));
+        let thr_t = mt.saturating_mul(3).max(20).max(mt.saturating_add(20));
+        if hosts == thr_h {
+            self.alert(
+                out,
+                "host_scan",
+                6,
+                ip,
+                Some(peer),
+                None,
+                format!("{ip} opened connections to {hosts} different hosts within a minute (host scan)"),
+                format!("at most {mh} hosts per minute (alert at {thr_h})"),
+                format!("{hosts} hosts in the current minute"),
+            );
+        } else if targets == thr_t {
+            self.alert(
+                out,
+                "port_scan",
+                6,
+                ip,
+                Some(peer),
+                None,
+                format!(
+                    "{ip} probed {targets} different host:port targets within a minute (port scan)"
+                ),
+                format!("at most {mt} targets per minute (alert at {thr_t})"),
+                format!("{targets} targets in the current minute"),
+            );
+        }
+    }
+
+    fn on_flow_end(&mut self, f: &FlowInfo, s: &FlowSummary, out: &mut Vec<Alert>) {
+        let (client, server) = (f.src, f.dst);
+        let learning = self.learning();
+        // The server really served: an application protocol was recognised, a UDP answer, or TCP
+        // segments carrying payload (more than bare headers per packet: a RST to a probe is not a
+        // service).
+        let answered = s.app_proto.is_some()
+            || (f.proto != 6 && s.pkts_toclient > 0)
+            || (f.proto == 6 && s.bytes_toclient > s.pkts_toclient.saturating_mul(80));
+        let bytes = s.bytes_toserver.saturating_add(s.bytes_toclient);
+        let app = s.app_proto.map(|p| p.name()).unwrap_or("unknown");
+        if answered && self.internal(server) && !net::is_group(server) {
+            if self.touch(server, f.dst_mac) && !learning {
+                self.alert(
+                    out,
+                    "new_device",
+                    5,
+                    server,
+                    Some(client),
+                    None,
+                    format!(
+                        "never-seen device {server} answered {client} on port {}",
+                        f.dport
+                    ),
+                    "only devices of the learned inventory".into(),
+                    format!("{server} serving {}/{}", l4(f.proto), f.dport),
+                );
+            }
+            self.bump(server, "flows_answered");
+            // strings are built once per new (device, service), not per flow
+            let bit = s.app_proto.map(proto_bit).unwrap_or(0);
+            if self.services_seen.len() < 1 << 20
+                && self
+                    .services_seen
+                    .insert((server, true, f.proto, f.dport, bit))
+            {
+                if let Some(d) = self.devices.get_mut(&server) {
+                    let svc = format!("{}/{} {app}", l4(f.proto), f.dport);
+                    if !d.services_offered.contains(&svc) && d.services_offered.len() < 64 {
+                        d.services_offered.insert(svc);
+                    }
+                }
+            }
+            let port = service_port(f.dport);
+            if self.services_seen.len() < 1 << 20
+                && self
+                    .services_seen
+                    .insert((client, false, f.proto, port, bit))
+            {
+                if let Some(d) = self.devices.get_mut(&client) {
+                    let used = format!("{}/{} {app}", l4(f.proto), port);
+                    if !d.services_used.contains(&used) && d.services_used.len() < 64 {
+                        d.services_used.insert(used);
+                    }
+                }
+            }
+        }
+        for ip in [client, server] {
+            if let Some(d) = self.devices.get_mut(&ip) {
+                d.bump("bytes", bytes);
+            }
+        }
+        // edge statistics and downgrade
+        let (owner, edge) = if self.internal(client) {
+            (
+                client,
+                Edge {
+                    peer: server,
+                    proto: f.proto,
+                    port: service_port(f.dport),
+                    inbound: false,
+                },
+            )
+        } else {
+            (
+                server,
+                Edge {
+                    peer: client,
+                    proto: f.proto,
+                    port: service_port(f.dport),
+                    inbound: true,
+                },
+            )
+        };
+        let mut downgrade = None;
+        let mut large = None;
+        if let Some(d) = self.devices.get_mut(&owner) {
+            let d_learned = d.learned;
+            if let Some(st) = d.baseline.edges.get_mut(&edge) {
+                let bit = s.app_proto.map(proto_bit).unwrap_or(0);
+                if learning {
+                    st.apps |= bit;
+                    st.max_bytes = st.max_bytes.max(bytes);
+                } else if d_learned {
+                    if st.apps == proto_bit(Protocol::Tls) && bit != 0 && bit != st.apps {
+                        downgrade = Some(app);
+                    }
+                    let thr = st.max_bytes.saturating_mul(10).max(50 << 20);
+                    if st.flows >= 3 && bytes > thr {
+                        large = Some((st.max_bytes, thr));
+                    }
+                    st.apps |= bit;
+                }
+            }
+        }
+        if let Some(app) = downgrade {
+            self.alert(
+                out,
+                "tls_downgrade",
+                7,
+                owner,
+                Some(edge.peer),
+                Some(app),
+                format!(
+                    "{client} spoke plaintext {app} to {server}:{} where it always used TLS",
+                    f.dport
+                ),
+                "TLS on this peer and service".into(),
+                format!("plaintext {app}"),
+            );
+        }
+        if let Some((max, thr)) = large {
+            self.alert(
+                out,
+                "large_transfer",
+                5,
+                owner,
+                Some(edge.peer),
+                s.app_proto.map(|p| p.name()),
+                format!("{client} and {server}:{} exchanged {bytes} bytes in one flow, far above the usual", f.dport),
+                format!("at most {max} bytes per flow (alert above {thr})"),
+                format!("{bytes} bytes"),
+            );
+        }
+        let pending = self.pending_external.remove(&f.id);
+        self.external_flows.remove(&f.id);
+        let ext = if self.outside(server) {
+            Some((client, server))
+        } else if self.outside(client) {
+            Some((server, client))
+        } else {
+            None
+        };
+        if let Some((inside, outside)) = ext {
+            if !learning && self.internal(inside) && bytes > self.cfg.external_bytes {
+                self.alert(
+                    out,
+                    "external_transfer",
+                    8,
+                    inside,
+                    Some(outside),
+                    s.app_proto.map(|p| p.name()),
+                    format!("{bytes} bytes between {inside} and {outside}, outside the internal networks"),
+                    format!("no transfer above {} bytes to outside addresses", self.cfg.external_bytes),
+                    format!("{bytes} bytes ({app})"),
+                );
+            } else if let Some((_, owner, _, edge, true)) = pending {
+                self.new_peer_alert(owner, edge, out);
+            }
+        }
+    }
+
+    fn bump(&mut self, ip: IpAddr, c: &'static str) {
+        if let Some(d) = self.devices.get_mut(&ip) {
+            d.bump(c, 1);
+        }
+    }
+
+    fn on_app(&mut self, f: &FlowInfo, e: &AppEvent, out: &mut Vec<Alert>) {
+        let (sender, receiver) = (f.src, f.dst);
+        let learning = self.learning();
+        if let AppEvent::Anomaly(a) = e {
+            self.bump(sender, "anomalies");
+            if !self.devices.contains_key(&sender) {
+                return;
+            }
+            let l = self.live(sender);
+            l.anomalies = l.anomalies.saturating_add(1);
+            let n = l.anomalies;
+            if learning {
+                return;
+            }
+            let max = self.devices.get(&sender).map(|d| {
+                if d.learned {
+                    d.baseline.rates.max_anomalies_per_10min
+                } else {
+                    0
+                }
+            });
+            let max = max.unwrap_or(0);
+            let thr = max.saturating_mul(2).max(max.saturating_add(3));
+            if n == thr {
+                self.alert(
+                    out,
+                    "protocol_anomalies",
+                    5,
+                    sender,
+                    Some(receiver),
+                    Some(a.protocol),
+                    format!("{n} malformed or abnormal {} exchanges from {sender} to {receiver} within 10 minutes (latest: {})", a.protocol, a.kind),
+                    format!("at most {max} protocol anomalies per 10 minutes (alert at {thr})"),
+                    format!("{n} anomalies, latest {}", a.kind),
+                );
+            }
+            return;
+        }
+        let proto = e.event_type();
+        for (ip, mac) in [(sender, f.src_mac), (receiver, f.dst_mac)] {
+            if let Some(d) = self.devices.get_mut(&ip) {
+                if !d.protocols.contains(proto) {
+                    d.protocols.insert(proto.to_string());
+                }
+                if let Some(m) = mac {
+                    if d.macs.is_empty() {
+                        note_mac(d, m, self.now);
+                    }
+                }
+            }
+        }
+        // first application event of a flow to or from outside
+        if let Some((_, owner, peer, edge, new_edge)) = self.pending_external.remove(&f.id) {
+            if self.external_app(f, e, owner, peer, out) {
+                if self.external_flows.len() < 4096 {
+                    self.external_flows.insert(f.id);
+                }
+            } else if new_edge {
+                self.new_peer_alert(owner, edge, out);
+            }
+        }
+        if self.external_flows.contains(&f.id) {
+            // the exchange with outside raised its alert: nothing else is learned or raised from it
+            return;
+        }
+        match e {
+            AppEvent::Dicom(ev) => self.on_dicom(f, &ev.0, out),
+            AppEvent::Hl7(ev) => self.on_hl7(f, &ev.0, out),
+            AppEvent::Sdc(ev) => self.on_sdc(f, &ev.0, out),
+            AppEvent::Ieee20601(ev) => {
+                let i = &ev.0;
+                let agent_side = match i.apdu {
+                    "aarq" | "prst" => Some(true),
+                    "aare" => Some(false),
+                    _ => None,
+                };
+                let learning = self.learning();
+                if let Some(d) = self.devices.get_mut(&sender) {
+                    match agent_side {
+                        Some(true) => d.facts |= facts::PHD_AGENT,
+                        Some(false) => d.facts |= facts::PHD_MANAGER,
+                        None => {}
+                    }
+                    if let Some(s) = &i.system_id {
+                        add_str(&mut d.identity.ieee20601_system_ids, s);
+                    }
+                    for v in [&i.manufacturer, &i.model].into_iter().flatten() {
+                        add_str(&mut d.identity.model, v);
+                    }
+                    if learning {
+                        add_capped(&mut d.baseline.ieee20601_peers, receiver);
+                    }
+                }
+                if i.apdu == "prst" {
+                    self.activity(sender);
+                }
+                self.count_msg(sender, receiver, Some("ieee20601"), out);
+            }
+            AppEvent::Tls(ev) => {
+                let t = &ev.0;
+                let learning = self.learning();
+                let mut downgrade = None;
+                if t.kind == "client_hello" {
+                    if let Some(d) = self.devices.get_mut(&sender) {
+                        d.facts |= facts::TLS_CLIENT;
+                        if let Some(j) = &t.ja4 {
+                            add_str(&mut d.identity.tls_ja4, j);
+                        }
+                    }
+                } else if t.kind == "server_hello" {
+                    if let Some(v) = &t.version {
+                        for ip in [sender, receiver] {
+                            if let Some(d) = self.devices.get_mut(&ip) {
+                                if !d.identity.tls_versions.contains(v) {
+                                    add_str(&mut d.identity.tls_versions, v);
+                                }
+                            }
+                        }
+                        // the best version on this client-server edge so far
+                        let (client, server) = (receiver, sender);
+                        let port = service_port(f.sport);
+                        let (owner, edge) = if self.internal(client) {
+                            (
+                                client,
+                                Edge {
+                                    peer: server,
+                                    proto: f.proto,
+                                    port,
+                                    inbound: false,
+                                },
+                            )
+                        } else {
+                            (
+                                server,
+                                Edge {
+                                    peer: client,
+                                    proto: f.proto,
+                                    port,
+                                    inbound: true,
+                                },
+                            )
+                        };
+                        let rank = tls_rank(v);
+                        if let Some(d) = self.devices.get_mut(&owner) {
+                            let d_learned = d.learned;
+                            if let Some(st) = d.baseline.edges.get_mut(&edge) {
+                                if learning {
+                                    st.tls_best = st.tls_best.max(rank);
+                                } else if d_learned && rank > 0 && rank < st.tls_best {
+                                    downgrade = Some((tls_name(st.tls_best), v.clone()));
+                                }
+                            }
+                        }
+                    }
+                    if let Some(d) = self.devices.get_mut(&sender) {
+                        d.facts |= facts::TLS_SERVER;
+                    }
+                }
+                if let Some((best, v)) = downgrade {
+                    self.alert(
+                        out,
+                        "tls_downgrade",
+                        7,
+                        receiver,
+                        Some(sender),
+                        Some("tls"),
+                        format!("{receiver} negotiated {v} with {sender}, below the {best} it used with that server before"),
+                        format!("{best} or newer"),
+                        v,
+                    );
+                }
+            }
+            AppEvent::Anomaly(_) => {}
+        }
+    }
+
+    /// A medical protocol crossing the internal boundary. True when an alert was raised.
+    fn external_app(
+        &mut self,
+        f: &FlowInfo,
+        e: &AppEvent,
+        owner: IpAddr,
+        peer: IpAddr,
+        out: &mut Vec<Alert>,
+    ) -> bool {
+        let proto = e.event_type();
+        if proto == "tls" {
+            return false;
+        }
+        // a DICOM association whose called AE is a recent C-MOVE destination: the mover exfiltrates
+        if let AppEvent::Dicom(d) = e {
+            let d = &d.0;
+            if let Some(called) = &d.called_ae {
+                let now = self.now;
+                if let Some((requester, t)) = self.move_dest.get(called.trim()).copied() {
+                    if now.saturating_sub(t) <= 600 * NS {
+                        self.alert(
+                            out,
+                            "dicom_exfiltration",
+                            9,
+                            requester,
+                            Some(peer),
+                            Some("dicom"),
+                            format!(
+                                "C-MOVE requested by {requester} sends images from {owner} to {peer} (AE {}), outside the internal networks",
+                                called.trim()
+                            ),
+                            "C-MOVE destinations inside the internal networks".into(),
+                            format!("{owner} opened a DICOM association to {peer}:{}", f.dport),
+                        );
+                        return true;
+                    }
+                }
+                // the called AE title belongs to an internal device: its images go outside
+                let owners: Vec<IpAddr> = self
+                    .ae_index
+                    .get(called.trim())
+                    .map(|s| {
+                        s.iter()
+                            .filter(|i| self.internal(**i) && **i != owner)
+                            .copied()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let Some(ae_owner) = owners.first().copied() {
+                    self.alert(
+                        out,
+                        "dicom_exfiltration",
+                        9,
+                        ae_owner,
+                        Some(peer),
+                        Some("dicom"),
+                        format!(
+                            "{owner} sends DICOM to AE {} at {peer}, outside the internal networks; that AE title belongs to {ae_owner}",
+                            called.trim()
+                        ),
+                        format!("AE {} at {}", called.trim(), join_ips(&owners)),
+                        format!("{owner} opened a DICOM association to {peer}:{}", f.dport),
+                    );
+                    return true;
+                }
+            }
+        }
+        self.alert(
+            out,
+            "external_transfer",
+            8,
+            owner,
+            Some(peer),
+            Some(proto),
+            format!("{owner} speaks {proto} with {peer}, outside the internal networks"),
+            "medical protocols stay inside the internal networks".into(),
+            format!("{proto} between {owner} and {peer}"),
+        );
+        true
+    }
+
+    fn on_dicom(
+        &mut self,
+        f: &FlowInfo,
+        d: &iomt_parsers::dicom::DicomRecord,
+        out: &mut Vec<Alert>,
+    ) {
+        let (sender, receiver) = (f.src, f.dst);
+        let learning = self.learning();
+        match d.kind {
+            "associate_rq" => {
+                let calling = d.calling_ae.as_deref().map(str::trim);
+                let called = d.called_ae.as_deref().map(str::trim);
+                let mut alert = None;
+                if let Some(dev) = self.devices.get_mut(&sender) {
+                    if let Some(imp) = &d.implementation_class_uid {
+                        let s = match &d.implementation_version {
+                            Some(v) => format!("{imp} ({v})"),
+                            None => imp.clone(),
+                        };
+                        add_capped(&mut dev.identity.dicom_implementation, s);
+                    }
+                    if let Some(ae) = calling {
+                        if !dev.baseline.dicom_calling.contains(ae) {
+                            let elsewhere: Vec<IpAddr> = self
+                                .ae_index
+                                .get(ae)
+                                .map(|s| s.iter().filter(|i| **i != sender).copied().collect())
+                                .unwrap_or_default();
+                            if !learning {
+                                if !elsewhere.is_empty() {
+                                    alert =
+                                        Some(("dicom_ae_new_address", ae.to_string(), elsewhere));
+                                } else if dev.learned {
+                                    alert = Some(("dicom_new_ae_title", ae.to_string(), elsewhere));
+                                }
+                            }
+                            add_str(&mut dev.baseline.dicom_calling, ae);
+                            add_str(&mut dev.identity.dicom_ae_titles, ae);
+                            let set = self.ae_index.entry(ae.to_string()).or_default();
+                            if set.len() < 64 {
+                                set.insert(sender);
+                            }
+                        }
+                    }
+                }
+                if let (Some(ae), Some(dev)) = (called, self.devices.get_mut(&receiver)) {
+                    dev.facts |= facts::DICOM_SCP;
+                    if !dev.baseline.dicom_called.contains(ae) {
+                        add_str(&mut dev.baseline.dicom_called, ae);
+                        add_str(&mut dev.identity.dicom_ae_titles, ae);
+                        let set = self.ae_index.entry(ae.to_string()).or_default();
+                        if set.len() < 64 {
+                            set.insert(receiver);
+                        }
+                    }
+                }
+                if let Some((kind, ae, elsewhere)) = alert {
+                    let (summary, expected) = if kind == "dicom_ae_new_address" {
+                        (
+                            format!("DICOM AE title {ae}, known from {}, now used by {sender} (to {receiver})", join_ips(&elsewhere)),
+                            format!("{ae} only from {}", join_ips(&elsewhere)),
+                        )
+                    } else {
+                        let known = self
+                            .devices
+                            .get(&sender)
+                            .map(|d| {
+                                d.baseline
+                                    .dicom_calling
+                                    .iter()
+                                    .filter(|a| a.as_str() != ae)
+                                    .cloned()
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            })
+                            .unwrap_or_default();
+                        (
+                            format!("{sender} called {receiver} with DICOM AE title {ae}, never used from this address"),
+                            if known.is_empty() { "no DICOM associations from this address".into() } else { format!("calling AE titles {known}") },
+                        )
+                    };
+                    self.alert(
+                        out,
+                        kind,
+                        6,
+                        sender,
+                        Some(receiver),
+                        Some("dicom"),
+                        summary,
+                        expected,
+                        format!("calling AE {ae}"),
+                    );
+                }
+            }
+            "command" => {
+                let Some(cmd) = d.command.as_deref() else {
+                    return;
+                };
+                if !cmd.ends_with("-RQ") {
+                    self.count_msg(sender, receiver, Some("dicom"), out);
+                    return;
+                }
+                self.activity(sender);
+                self.count_msg(sender, receiver, Some("dicom"), out);
+                let (scu, scp) = match cmd {
+                    "C-STORE-RQ" => (facts::DICOM_STORE_SCU, facts::DICOM_STORE_SCP),
+                    "C-FIND-RQ" | "C-MOVE-RQ" | "C-GET-RQ" => {
+                        (facts::DICOM_QR_SCU, facts::DICOM_QR_SCP)
+                    }
+                    _ => (0, 0),
+                };
+                if let Some(dev) = self.devices.get_mut(&receiver) {
+                    dev.facts |= scp;
+                }
+                let mut alerts: Vec<(&'static str, u8, String, String, String)> = Vec::new();
+                let bulk = d.query_bulk == Some(true) && cmd == "C-FIND-RQ";
+                if let Some(dev) = self.devices.get_mut(&sender) {
+                    dev.facts |= scu;
+                    if let Some(sop) = &d.sop_class_uid {
+                        add_str(&mut dev.baseline.dicom_sop_classes, sop);
+                    }
+                    let known = dev.baseline.dicom_commands.contains(cmd);
+                    if !known {
+                        if !learning && dev.learned {
+                            let had = dev
+                                .baseline
+                                .dicom_commands
+                                .iter()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ");
+                            alerts.push((
+                                "dicom_new_command",
+                                5,
+                                format!("{sender} sent {cmd} to {receiver}, a DICOM request it never sent before"),
+                                if had.is_empty() { "no DICOM requests".into() } else { format!("requests {had}") },
+                                cmd.to_string(),
+                            ));
+                        }
+                        add_str(&mut dev.baseline.dicom_commands, cmd);
+                    }
+                    if bulk {
+                        if !learning && dev.learned && !dev.baseline.dicom_bulk_query {
+                            alerts.push((
+                                "dicom_bulk_query",
+                                6,
+                                format!("{sender} sent a universal-match C-FIND ({} level) to {receiver}: a query for everything", d.query_level.as_deref().unwrap_or("unknown")),
+                                "only C-FINDs with matching keys from this device".into(),
+                                "universal-match C-FIND".into(),
+                            ));
+                        }
+                        if learning {
+                            dev.baseline.dicom_bulk_query = true;
+                        }
+                    }
+                }
+                if cmd == "C-MOVE-RQ" || cmd == "C-GET-RQ" {
+                    if let Some(dest) = &d.move_destination {
+                        if self.move_dest.len() >= 1024 {
+                            self.move_dest.clear();
+                        }
+                        self.move_dest
+                            .insert(dest.trim().to_string(), (sender, self.now));
+                    }
+                    if self.devices.contains_key(&sender) {
+                        let l = self.live(sender);
+                        l.retrieves = l.retrieves.saturating_add(1);
+                        let n = l.retrieves;
+                        if !learning {
+                            let max = self
+                                .devices
+                                .get(&sender)
+                                .map(|d| {
+                                    if d.learned {
+                                        d.baseline.rates.max_retrieves_per_10min
+                                    } else {
+                                        0
+                                    }
+                                })
+                                .unwrap_or(0);
+                            let thr = max.saturating_mul(3).max(5);
+                            if n == thr {
+                                alerts.push((
+                                    "dicom_bulk_retrieve",
+                                    7,
+                                    format!("{sender} requested {n} C-MOVE/C-GET retrievals from {receiver} within 10 minutes"),
+                                    format!("at most {max} retrievals per 10 minutes (alert at {thr})"),
+                                    format!("{n} retrievals"),
+                                ));
+                            }
+                        }
+                    }
+                }
+                for (kind, sev, summary, expected, seen) in alerts {
+                    self.alert(
+                        out,
+                        kind,
+                        sev,
+                        sender,
+                        Some(receiver),
+                        Some("dicom"),
+                        summary,
+                        expected,
+                        seen,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_hl7(&mut self, f: &FlowInfo, h: &iomt_parsers::hl7::Hl7Fields, out: &mut Vec<Alert>) {
+        let (sender, receiver) = (f.src, f.dst);
+        let learning = self.learning();
+        if h.kind != "message" {
+            self.count_msg(sender, receiver, Some("hl7"), out);
+            return;
+        }
+        self.activity(sender);
+        self.count_msg(sender, receiver, Some("hl7"), out);
+        let Some(mt) = h.message_type.as_deref() else {
+            return;
+        };
+        if let Some(dev) = self.devices.get_mut(&receiver) {
+            dev.facts |= facts::HL7_RECEIVER;
+            if !dev.baseline.hl7_received.contains(mt) {
+                add_str(&mut dev.baseline.hl7_received, mt);
+            }
+        }
+        let mut alert = None;
+        if let Some(dev) = self.devices.get_mut(&sender) {
+            dev.facts |= match mt.get(..3) {
+                Some("ORU") => facts::HL7_ORU_SENDER,
+                Some("ADT") => facts::HL7_ADT_SENDER,
+                Some("ORM") | Some("OML") | Some("OMG") | Some("OMI") => facts::HL7_ORDER_SENDER,
+                _ => facts::HL7_OTHER_SENDER,
+            };
+            if let Some(app) = &h.sending_application {
+                if !dev
+                    .identity
+                    .hl7_applications
+                    .iter()
+                    .any(|a| a.starts_with(app.as_str()))
+                {
+                    let s = match &h.sending_facility {
+                        Some(fac) => format!("{app}@{fac}"),
+                        None => app.clone(),
+                    };
+                    add_capped(&mut dev.identity.hl7_applications, s);
+                }
+            }
+            if let Some(v) = &h.version {
+                if !dev.identity.hl7_versions.contains(v) {
+                    add_str(&mut dev.identity.hl7_versions, v);
+                }
+            }
+            if !dev.baseline.hl7_sent.contains(mt) {
+                if !learning && dev.learned {
+                    let had = dev
+                        .baseline
+                        .hl7_sent
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    alert = Some((mt.to_string(), had));
+                }
+                add_str(&mut dev.baseline.hl7_sent, mt);
+            }
+        }
+        if let Some((mt, had)) = alert {
+            let app = h.sending_application.as_deref().unwrap_or("?");
+            self.alert(
+                out,
+                "hl7_new_message_type",
+                5,
+                sender,
+                Some(receiver),
+                Some("hl7"),
+                format!("{sender} (application {app}) sent HL7 {mt} to {receiver}, a message type it never sent"),
+                if had.is_empty() { "no HL7 messages from this device".into() } else { format!("message types {had}") },
+                mt,
+            );
+        }
+    }
+
+    fn on_sdc(&mut self, f: &FlowInfo, s: &iomt_parsers::sdc::SdcFields, out: &mut Vec<Alert>) {
+        let (sender, receiver) = (f.src, f.dst);
+        let learning = self.learning();
+        if let Some(dev) = self.devices.get_mut(&sender) {
+            if let Some(epr) = &s.epr {
+                add_str(&mut dev.identity.sdc_epr, epr);
+                if s.types.iter().any(|t| t.contains("MedicalDevice")) {
+                    dev.facts |= facts::SDC_PROVIDER;
+                }
+            }
+            for sc in &s.scopes {
+                if sc.contains("sdc.ctxt.loc") || sc.contains("/loc") {
+                    add_str(&mut dev.identity.location, sc);
+                }
+            }
+            for (set, v) in [
+                (&mut dev.identity.manufacturer, &s.manufacturer),
+                (&mut dev.identity.model, &s.model),
+                (&mut dev.identity.firmware, &s.firmware),
+                (&mut dev.identity.serial, &s.serial),
+            ] {
+                if let Some(v) = v {
+                    if !set.contains(v) {
+                        add_capped(set, v.clone());
+                    }
+                }
+            }
+            if let Some(m) = &s.model {
+                // metadata responses only (rare): the model name hints at the device class
+                let model = m.to_ascii_lowercase();
+                if model.contains("pump") || model.contains("infus") {
+                    dev.facts |= facts::PUMP_HINT | facts::SDC_PROVIDER;
+                } else if model.contains("monitor") {
+                    dev.facts |= facts::MONITOR_HINT | facts::SDC_PROVIDER;
+                }
+            }
+        }
+        let Some(msg) = s.message.as_deref() else {
+            return;
+        };
+        if msg.starts_with("Episodic") || msg.ends_with("Report") {
+            self.activity(sender);
+        }
+        self.count_msg(sender, receiver, Some("sdc"), out);
+        if !sdc_request(msg) || net::is_group(receiver) {
+            return;
+        }
+        // sender is a consumer, receiver the provider
+        let control = SDC_CONTROL.contains(&msg);
+        if let Some(dev) = self.devices.get_mut(&sender) {
+            dev.facts |= facts::SDC_CONSUMER;
+        }
+        let mut alerts = Vec::new();
+        if let Some(dev) = self.devices.get_mut(&receiver) {
+            dev.facts |= facts::SDC_PROVIDER;
+            let b = &mut dev.baseline;
+            if !b.sdc_operations.contains(msg) {
+                add_str(&mut b.sdc_operations, msg);
+            }
+            if !b.sdc_consumers.contains(&sender) {
+                if !learning && dev.learned {
+                    alerts.push(("sdc_new_consumer", 6u8, format!("{sender} connected to SDC device {receiver} as a never-seen consumer ({msg})"), format!("consumers {}", join_ips(&b.sdc_consumers.iter().copied().collect::<Vec<_>>())), format!("{sender} sent {msg}")));
+                }
+                add_capped(&mut b.sdc_consumers, sender);
+            }
+            if control && !b.sdc_control_consumers.contains(&sender) {
+                if !learning && dev.learned {
+                    alerts.push(("sdc_remote_control", 9u8, format!("{sender} invoked remote-control operation {msg} on SDC device {receiver}, which it never did before"), format!("remote control only from {}", join_ips(&b.sdc_control_consumers.iter().copied().collect::<Vec<_>>())), format!("{msg} from {sender}")));
+                }
+                add_capped(&mut b.sdc_control_consumers, sender);
+            }
+        }
+        for (kind, sev, summary, expected, seen) in alerts {
+            self.alert(
+                out,
+                kind,
+                sev,
+                receiver,
+                Some(sender),
+                Some("sdc"),
+                summary,
+                expected,
+                seen,
+            );
+        }
+    }
+
+    /// Raises (or aggregates into an open) alert.
+    #[allow(clippy::too_many_arguments)]
+    fn alert(
+        &mut self,
+        out: &mut Vec<Alert>,
+        kind: &'static str,
+        severity: u8,
+        device: IpAddr,
+        peer: Option<IpAddr>,
+        protocol: Option<&'static str>,
+        summary: String,
+        expected: String,
+        seen: String,
+    ) {
+        if self.learning() {
+            return;
+        }
+        let now = self.now;
+        let key = (kind, device, peer);
+        if let Some(o) = self.open.get_mut(&key) {
+            if now.saturating_sub(o.start) < self.cfg.dedup_window_ns {
+                o.count = o.count.saturating_add(1);
+                self.alert_counts.insert(o.id.clone(), o.count);
+                return;
+            }
+        }
+        let dev = device.to_string();
+        let peer_s = peer.map(|p| p.to_string()).unwrap_or_default();
+        let id = format!(
+            "{:016x}",
+            fnv(&[
+                kind.as_bytes(),
+                dev.as_bytes(),
+                peer_s.as_bytes(),
+                &now.to_be_bytes()
+            ])
+        );
+        if self.open.len() > 65_536 {
+            let w = self.cfg.dedup_window_ns;
+            self.open.retain(|_, o| now.saturating_sub(o.start) < w);
+        }
+        self.open.insert(
+            key,
+            Open {
+                start: now,
+                id: id.clone(),
+                count: 1,
+            },
+        );
+        let a = Alert {
+            id,
+            ts: iomt_parsers::Ts(now),
+            kind: kind.to_string(),
+            severity: severity.clamp(1, 10),
+            device_ip: device,
+            peer_ip: peer,
+            protocol: protocol.map(str::to_string),
+            summary,
+            evidence: Evidence { expected, seen },
+            count: 1,
+        };
+        if self.store.is_some() {
+            self.alerts_new.push(a.clone());
+        }
+        out.push(a);
+    }
+
+    /// Commits dirty profiles, new alerts and counts in one transaction.
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        let Some(store) = self.store.as_mut() else {
+            return Ok(());
+        };
+        let dirty: Vec<(IpAddr, &Device)> = self
+            .dirty
+            .iter()
+            .filter_map(|ip| self.devices.get(ip).map(|d| (*ip, d)))
+            .collect();
+        store.save(&dirty, &self.alerts_new, &self.alert_counts, &self.meta)?;
+        self.dirty.clear();
+        self.alerts_new.clear();
+        self.alert_counts.clear();
+        self.since_flush = 0;
+        self.flush_capture = self.now;
+        self.flush_wall = Instant::now();
+        Ok(())
+    }
+
+    /// End of input: learn the last windows and commit.
+    pub fn finish(&mut self) -> anyhow::Result<()> {
+        if self.learning() {
+            let ips: Vec<IpAddr> = self.live.keys().copied().collect();
+            let now = self.now;
+            self.now = now.saturating_add(TEN_MIN);
+            for ip in ips {
+                let _ = self.live(ip);
+                self.dirty.insert(ip);
+            }
+            self.now = now;
+        }
+        self.flush()
+    }
+}
+
+fn tls_rank(v: &str) -> u8 {
+    match v {
+        "SSL 2.0" | "SSLv3" | "SSL 3.0" => 1,
+        "TLSv1.0" | "TLS 1.0" | "TLSv1" => 2,
+        "TLSv1.1" | "TLS 1.1" => 3,
+        "TLSv1.2" | "TLS 1.2" => 4,
+        "TLSv1.3" | "TLS 1.3" => 5,
+        _ => 0,
+    }
+}
+
+fn tls_name(rank: u8) -> &'static str {
+    match rank {
+        1 => "SSLv3",
+        2 => "TLS 1.0",
+        3 => "TLS 1.1",
+        4 => "TLS 1.2",
+        5 => "TLS 1.3",
+        _ => "unknown",
+    }
+}
+
+fn join_ips(v: &[IpAddr]) -> String {
+    if v.is_empty() {
+        return "none".into();
+    }
+    v.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn note_mac(d: &mut Device, m: [u8; 6], now: u64) {
+    if m[0] & 1 != 0 {
+        return; // group address
+    }
+    let s = oui::mac_string(m);
+    if let Some(last) = d.macs.last_mut() {
+        if last.mac == s {
+            last.last_seen = now;
+            return;
+        }
+    }
+    if let Some(seen) = d.macs.iter_mut().find(|x| x.mac == s) {
+        seen.last_seen = now;
+        return;
+    }
+    if d.macs.len() >= 8 {
+        d.macs.remove(0);
+    }
+    d.macs.push(MacSeen {
+        mac: s,
+        first_seen: now,
+        last_seen: now,
+    });
+    if d.vendor.is_none() {
+        d.vendor = oui::vendor(m).map(str::to_string);
+    }
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut m = [0u8; 6];
+    let mut it = s.split(':');
+    for b in m.iter_mut() {
+        *b = u8::from_str_radix(it.next()?, 16).ok()?;
+    }
+    Some(m)
+}
