@@ -5,7 +5,7 @@
 use crate::pipeline::Sink;
 use crate::record::{Body, FlowRef, Record};
 use iomt_models::{FlowInfo, FlowSummary, Models, Observation, Observed};
-use iomt_parsers::{Protocol, Ts};
+use iomt_parsers::Protocol;
 
 pub struct ModelSink {
     models: Models,
@@ -61,8 +61,8 @@ impl ModelSink {
                     pkts_toclient: fr.pkts_toclient,
                     bytes_toserver: fr.bytes_toserver,
                     bytes_toclient: fr.bytes_toclient,
-                    start: Ts(0),
-                    end: r.ts,
+                    start: fr.start,
+                    end: fr.end,
                     state: fr.state,
                     app_proto: app_proto(fr.app_proto),
                 };
@@ -99,7 +99,7 @@ impl Sink for ModelSink {
                 self.out.push(Record {
                     ts: a.ts,
                     flow,
-                    body: Body::Alert(a),
+                    body: Body::Alert(Box::new(a)),
                 });
             }
         }

@@ -24,6 +24,10 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             common,
             read_mode,
         } => {
+            // A bad input file is reported before the state directory is opened or created.
+            for p in &pcaps {
+                FileReader::open(p, read_mode).map_err(input_error)?;
+            }
             let sink = eve_sink(common.eve.as_deref(), common.eve_types.clone(), Style::Json)?;
             let sink = crate::modelsink::wrap(&common, sink)?;
             replay(&pcaps, read_mode, &common, sink)

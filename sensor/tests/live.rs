@@ -87,6 +87,8 @@ fn live_capture_on_a_veth_sees_what_replay_sees() {
         .arg(bin())
         .args([
             "live",
+            "--state",
+            t.path("state").to_str().unwrap(),
             "vb",
             "--threads",
             "2",

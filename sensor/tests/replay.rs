@@ -78,7 +78,14 @@ fn flow_counts_match_tshark_conversations() {
                     + v["flow"]["pkts_toclient"].as_u64().unwrap()
             })
             .sum();
-        let o = sensor(&["replay", "--stats", capture(file).to_str().unwrap()]);
+        let state = TempDir::new("facts-state");
+        let o = sensor(&[
+            "replay",
+            "--stats",
+            "--state",
+            state.0.to_str().unwrap(),
+            capture(file).to_str().unwrap(),
+        ]);
         let err = stderr(&o);
         let count = |key: &str| -> u64 {
             err.split(key)
@@ -170,8 +177,11 @@ fn same_output_for_any_worker_count_and_read_mode() {
         ("3", "mmap"),
     ] {
         let eve = t.path(&format!("eve-{threads}-{mode}.json"));
+        let state = t.path(&format!("state-{threads}-{mode}"));
         let mut args = vec![
             "replay",
+            "--state",
+            state.to_str().unwrap(),
             "--eve",
             eve.to_str().unwrap(),
             "--eve-types",
