@@ -13,6 +13,7 @@ pub mod decode;
 pub mod engine;
 pub mod eve;
 pub mod flow;
+pub mod output;
 pub mod pipeline;
 pub mod record;
 pub mod run;
