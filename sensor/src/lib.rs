@@ -9,6 +9,7 @@ pub mod app;
 pub mod capture;
 pub mod checksum;
 pub mod cli;
+pub mod config;
 pub mod decode;
 pub mod engine;
 pub mod eve;

@@ -218,6 +218,11 @@ impl Outputs {
         } else {
             let db = cfg.state.join("iomt.db");
             let spool = Spool::open(&db).map_err(|e| ConfigError(format!("{e:#}")))?;
+            // Each destination's cursor exists before the first alert is spooled (a destination seen
+            // for the first time starts after what the spool already holds).
+            for d in &dests {
+                spool.cursor(&d.target.url)?;
+            }
             let (tx, rx) = bounded::<(Alert, String)>(ALERT_QUEUE);
             let st = stats.clone();
             let cap = cfg.spool_cap;
