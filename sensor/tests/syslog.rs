@@ -518,3 +518,141 @@ fn receiver_killed_and_restarted_every_alert_arrives_once() {
     assert!(stats.connect_failures.load(Relaxed) >= 1, "the receiver was down for a while");
     assert_eq!(stats.left_spooled.load(Relaxed), 0);
 }
+
+/// One stderr line starting `iomt-sensor: error:` and exit status 2.
+fn assert_one_error_line(o: &std::process::Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].starts_with("iomt-sensor: error:"), "{err}");
+    assert!(err.contains(needle), "{needle:?} not in {err}");
+}
+
+#[test]
+fn config_file_cli_overrides_and_errors_name_the_key() {
+    let t = TempDir::new("syslog-config");
+    let pcap = capture("hl7/python-hl7.pcap");
+    let pcap = pcap.to_str().unwrap();
+    let cfg = t.path("sensor.toml");
+    let file_eve = t.path("from-file.json");
+    let cli_eve = t.path("from-cli.json");
+    std::fs::write(
+        &cfg,
+        format!(
+            "# iomt-sensor configuration\neve = \"{}\"\neve_types = \"hl7,flow\"\nthreads = 2\nstats = true\nstate = \"{}\"\n",
+            file_eve.display(),
+            t.path("state").display()
+        ),
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    // The file alone: its eve, types and stats apply.
+    let o = sensor(&["replay", "--config", c, pcap]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("workers 2"), "{}", stderr(&o));
+    let lines = json_lines(&std::fs::read_to_string(&file_eve).unwrap());
+    assert!(lines.iter().any(|l| l["event_type"] == "hl7"));
+    assert!(lines.iter().all(|l| l["event_type"] == "hl7" || l["event_type"] == "flow"));
+    // The command line wins.
+    let o = sensor(&["replay", "--config", c, "--eve", cli_eve.to_str().unwrap(), "--eve-types", "flow", "--threads", "1", pcap]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("workers 1"), "{}", stderr(&o));
+    let lines = json_lines(&std::fs::read_to_string(&cli_eve).unwrap());
+    assert!(!lines.is_empty() && lines.iter().all(|l| l["event_type"] == "flow"));
+
+    let cases: [(&str, &str); 7] = [
+        ("evee = \"x.json\"\n", "unknown key \"evee\""),
+        ("threads = \"many\"\n", "key \"threads\""),
+        ("threads = 0\n", "key \"threads\""),
+        ("syslog = [\"smtp://x:25\"]\n", "key \"syslog\""),
+        ("syslog_format = \"xml\"\n", "key \"syslog_format\""),
+        ("stats = \"yes\"\n", "key \"stats\": expected true or false"),
+        ("eve = \n", "line 1"),
+    ];
+    for (text, needle) in cases {
+        std::fs::write(&cfg, text).unwrap();
+        let o = sensor(&["replay", "--config", c, pcap]);
+        assert_one_error_line(&o, needle);
+    }
+    let o = sensor(&["replay", "--config", t.path("missing.toml").to_str().unwrap(), pcap]);
+    assert_one_error_line(&o, "missing.toml");
+}
+
+#[test]
+fn bad_syslog_configuration_is_one_line_and_exit_2() {
+    let t = TempDir::new("syslog-badcfg");
+    let pcap = capture("hl7/python-hl7.pcap");
+    let pcap = pcap.to_str().unwrap();
+    let state = t.path("state");
+    let st = state.to_str().unwrap();
+    // clap reports bad option values itself (exit 2); the message names the option.
+    for (args, needle) in [
+        (vec!["--syslog", "127.0.0.1:514"], "--syslog"),
+        (vec!["--syslog", "tcp://127.0.0.1:0"], "bad port"),
+        (vec!["--syslog-facility", "local9"], "--syslog-facility"),
+        (vec!["--syslog-severity-map", "1,2"], "--syslog-severity-map"),
+    ] {
+        let mut a = vec!["replay", "--state", st];
+        a.extend(args);
+        a.push(pcap);
+        let o = sensor(&a);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+    }
+    let tls = format!("tls://{IP}:6514");
+    for (args, needle) in [
+        (vec!["--syslog", tls.as_str()], "needs --syslog-ca"),
+        (vec!["--syslog", tls.as_str(), "--syslog-ca", "/nonexistent/ca.pem"], "--syslog-ca /nonexistent/ca.pem"),
+        (vec!["--syslog", tls.as_str(), "--syslog-ca", pcap], "no PEM certificate"),
+        (vec!["--syslog", "tcp://no-such-host.invalid:514"], "cannot resolve no-such-host.invalid"),
+    ] {
+        let mut a = vec!["replay", "--state", st];
+        a.extend(args);
+        a.push(pcap);
+        assert_one_error_line(&sensor(&a), needle);
+    }
+}
+
+#[test]
+fn unreachable_receiver_is_a_warning_and_alerts_stay_spooled() {
+    let t = TempDir::new("syslog-down");
+    let port = free_tcp_port(); // nothing listens there
+    let alerts: Vec<Alert> = (0..5).map(alert).collect();
+    let mut cfg = config(&t.0, &[format!("tcp://{IP}:{port}")], Format::Rfc5424);
+    cfg.drain = Duration::from_millis(600);
+    let stats = run_alerts(&cfg, &alerts);
+    assert!(stats.connect_failures.load(Relaxed) >= 1);
+    assert_eq!(stats.sent.load(Relaxed), 0);
+    assert_eq!(stats.left_spooled.load(Relaxed), 5);
+    // The receiver comes up; the next run (no new alerts) delivers the spooled ones.
+    let rs = Rsyslog::start(&t.0, None, Some(port), None);
+    let stats = run_alerts(&cfg, &[]);
+    assert_eq!(stats.sent.load(Relaxed), 5);
+    let got = rs.received(5);
+    let ids: BTreeSet<String> = got.iter().map(sd_id).collect();
+    assert_eq!(ids, alerts.iter().map(|a| a.id.clone()).collect());
+}
+
+#[test]
+fn spool_cap_evicts_low_severity_first_and_counts() {
+    let t = TempDir::new("syslog-cap");
+    let port = free_tcp_port();
+    // Receiver down: 30 alerts, cap 10: the 20 evicted are the lowest severities, oldest first.
+    let alerts: Vec<Alert> = (0..30).map(alert).collect();
+    let mut cfg = config(&t.0, &[format!("tcp://{IP}:{port}")], Format::Rfc5424);
+    cfg.drain = Duration::from_millis(300);
+    cfg.spool_cap = 10;
+    let stats = run_alerts(&cfg, &alerts);
+    assert_eq!(stats.evicted.load(Relaxed), 20);
+    let rs = Rsyslog::start(&t.0, None, Some(port), None);
+    run_alerts(&cfg, &[]);
+    let got = rs.received(10);
+    let mut sev: Vec<u64> = got
+        .iter()
+        .map(|v| parse_sd(v["structured-data"].as_str().unwrap()).1["severity"].parse().unwrap())
+        .collect();
+    sev.sort();
+    // Severities are i % 10 + 1, three alerts each: the ten kept are 10,10,10,9,9,9,8,8,8 and one 7.
+    assert_eq!(sev, vec![7, 8, 8, 8, 9, 9, 9, 10, 10, 10]);
+}
