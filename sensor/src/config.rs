@@ -28,7 +28,11 @@ pub fn parse_args() -> Cli {
                         .unwrap_or("");
                     if let Some(key) = v.from_file.iter().find(|(l, _)| l == long).map(|x| &x.1) {
                         let msg = e.to_string();
-                        let first = msg.lines().next().unwrap_or("").trim_start_matches("error: ");
+                        let first = msg
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .trim_start_matches("error: ");
                         fail(&format!("--config {}: key {key:?}: {first}", v.file));
                     }
                 }
@@ -55,7 +59,10 @@ pub struct Merged {
 
 /// Returns `None` when there is no `--config`, the merged arguments otherwise, or one error line.
 pub fn with_config(args: &[OsString]) -> Result<Option<Merged>, String> {
-    let strs: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let strs: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let mut path = None;
     for (i, a) in strs.iter().enumerate() {
         if a == "--" {
@@ -69,7 +76,12 @@ pub fn with_config(args: &[OsString]) -> Result<Option<Merged>, String> {
     }
     let Some(path) = path else { return Ok(None) };
     // The subcommand: the first argument after the program name that is not an option.
-    let Some((sub_at, sub)) = strs.iter().enumerate().skip(1).find(|(_, a)| !a.starts_with('-')) else {
+    let Some((sub_at, sub)) = strs
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, a)| !a.starts_with('-'))
+    else {
         return Ok(None);
     };
     let cmd = Cli::command();
@@ -80,7 +92,13 @@ pub fn with_config(args: &[OsString]) -> Result<Option<Merged>, String> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         let line = e
             .span()
-            .map(|s| text.get(..s.start).unwrap_or("").matches('\n').count().saturating_add(1))
+            .map(|s| {
+                text.get(..s.start)
+                    .unwrap_or("")
+                    .matches('\n')
+                    .count()
+                    .saturating_add(1)
+            })
             .unwrap_or(0);
         format!(
             "--config {path}: line {line}: {}",
@@ -95,9 +113,13 @@ pub fn with_config(args: &[OsString]) -> Result<Option<Merged>, String> {
             .get_arguments()
             .find(|a| a.get_long() == Some(long.as_str()) && long != "config" && long != "help")
             .ok_or_else(|| {
-                format!("--config {path}: unknown key {key:?} (not an option of `iomt-sensor {sub}`)")
+                format!(
+                    "--config {path}: unknown key {key:?} (not an option of `iomt-sensor {sub}`)"
+                )
             })?;
-        let on_cli = strs.iter().any(|a| a == &format!("--{long}") || a.starts_with(&format!("--{long}=")));
+        let on_cli = strs
+            .iter()
+            .any(|a| a == &format!("--{long}") || a.starts_with(&format!("--{long}=")));
         if on_cli {
             continue;
         }
@@ -161,11 +183,21 @@ mod tests {
         )
         .unwrap();
         let fs = f.to_str().unwrap();
-        let m = with_config(&os(&["iomt-sensor", "replay", "--config", fs, "--threads", "2", "x.pcap"]))
-            .unwrap()
-            .unwrap();
+        let m = with_config(&os(&[
+            "iomt-sensor",
+            "replay",
+            "--config",
+            fs,
+            "--threads",
+            "2",
+            "x.pcap",
+        ]))
+        .unwrap()
+        .unwrap();
         let cli = Cli::try_parse_from(&m.args).unwrap();
-        let crate::cli::Command::Replay { common, .. } = cli.command else { panic!() };
+        let crate::cli::Command::Replay { common, .. } = cli.command else {
+            panic!()
+        };
         assert_eq!(common.engine.threads, Some(2));
         assert_eq!(common.eve.unwrap().to_str(), Some("a.json"));
         assert!(common.stats);

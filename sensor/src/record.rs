@@ -146,7 +146,10 @@ impl Record {
         }
         let _ = write!(w, ",\"{et}\":");
         let _ = match &self.body {
-            Body::FlowStart => Ok(w.extend_from_slice(b"{}")),
+            Body::FlowStart => {
+                w.extend_from_slice(b"{}");
+                Ok(())
+            }
             Body::Flow(fr) => serde_json::to_writer(&mut *w, fr),
             Body::App(AppEvent::Anomaly(a)) => serde_json::to_writer(&mut *w, a),
             Body::App(e) => serde_json::to_writer(&mut *w, e),

@@ -48,10 +48,7 @@ fn validate(files: &[&Path]) -> (bool, String) {
         .args(files)
         .output()
         .expect("python3 (apt-get install python3-jsonschema)");
-    (
-        o.status.success(),
-        format!("{}{}", stdout(&o), stderr(&o)),
-    )
+    (o.status.success(), format!("{}{}", stdout(&o), stderr(&o)))
 }
 
 /// Every committed capture, sorted.
@@ -98,7 +95,11 @@ fn alert_lines(dir: &Path) -> PathBuf {
             ts: Ts(1_795_455_051_000_000_000),
             kind: ["new_device", "dicom_bulk_query", "hl7_new_peer"][usize::from(i % 3)].into(),
             severity: i + 1,
-            device_ip: if i % 2 == 0 { "10.0.0.5".parse().unwrap() } else { "fd00::5".parse().unwrap() },
+            device_ip: if i % 2 == 0 {
+                "10.0.0.5".parse().unwrap()
+            } else {
+                "fd00::5".parse().unwrap()
+            },
             peer_ip: (i % 3 != 0).then(|| "10.0.0.9".parse().unwrap()),
             protocol: (i % 4 != 0).then(|| "dicom".into()),
             summary: "a \"quoted\" summary".into(),
@@ -134,7 +135,13 @@ fn alert_lines(dir: &Path) -> PathBuf {
 fn every_eve_line_validates() {
     let t = TempDir::new("eve-schema");
     let all = t.path("all.json");
-    let mut args: Vec<String> = vec!["replay".into(), "--eve-types".into(), "all".into(), "--eve".into(), all.display().to_string()];
+    let mut args: Vec<String> = vec![
+        "replay".into(),
+        "--eve-types".into(),
+        "all".into(),
+        "--eve".into(),
+        all.display().to_string(),
+    ];
     args.extend(all_captures().iter().map(|p| p.display().to_string()));
     let o = Command::new(bin()).args(&args).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -143,13 +150,19 @@ fn every_eve_line_validates() {
     assert!(lines > 1000, "{lines} lines");
     // Every event type the corpus has is there.
     for et in ["flow", "dicom", "hl7", "sdc", "ieee20601", "tls", "anomaly"] {
-        assert!(text.contains(&format!("\"event_type\":\"{et}\"")), "no {et} event in the corpus replay");
+        assert!(
+            text.contains(&format!("\"event_type\":\"{et}\"")),
+            "no {et} event in the corpus replay"
+        );
     }
     let alerts = alert_lines(&t.0);
     let (ok, out) = validate(&[&all, &alerts]);
     eprintln!("{out}");
     assert!(ok, "{out}");
-    assert!(out.contains(&format!("validated {} lines, 0 invalid", lines + 10)), "{out}");
+    assert!(
+        out.contains(&format!("validated {} lines, 0 invalid", lines + 10)),
+        "{out}"
+    );
 }
 
 #[test]

@@ -85,11 +85,22 @@ fn corpus_through_every_output_holds_no_patient_value() {
     for p in all_captures() {
         in_captures += hits(&values, "", &std::fs::read(&p).unwrap()).len();
     }
-    assert!(in_captures >= 10, "the search finds PHI in the captures ({in_captures})");
+    assert!(
+        in_captures >= 10,
+        "the search finds PHI in the captures ({in_captures})"
+    );
 
     let t = TempDir::new("phi");
-    let tcp = TcpListener::bind((IP, 0)).unwrap().local_addr().unwrap().port();
-    let udp = UdpSocket::bind((IP, 0)).unwrap().local_addr().unwrap().port();
+    let tcp = TcpListener::bind((IP, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let udp = UdpSocket::bind((IP, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let work = t.path("rsyslog-work");
     std::fs::create_dir_all(&work).unwrap();
     let received = t.path("received.log");
@@ -142,20 +153,35 @@ fn corpus_through_every_output_holds_no_patient_value() {
     let _ = rs.kill();
     let _ = rs.wait();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("iomt-sensor stats: spool:"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("iomt-sensor stats: spool:"),
+        "{}",
+        stderr(&o)
+    );
 
     let mut found = Vec::new();
     let eve_bytes = std::fs::read(&eve).unwrap();
     assert!(eve_bytes.len() > 100_000, "EVE output written");
     found.extend(hits(&values, "eve.json", &eve_bytes));
-    found.extend(hits(&values, "syslog as received", &std::fs::read(&received).unwrap_or_default()));
+    found.extend(hits(
+        &values,
+        "syslog as received",
+        &std::fs::read(&received).unwrap_or_default(),
+    ));
     found.extend(hits(&values, "stdout", &o.stdout));
     found.extend(hits(&values, "stderr (--stats, warnings)", &o.stderr));
     let mut state_files = Vec::new();
     files_under(&state, &mut state_files);
-    assert!(state_files.iter().any(|p| p.ends_with("iomt.db")), "{state_files:?}");
+    assert!(
+        state_files.iter().any(|p| p.ends_with("iomt.db")),
+        "{state_files:?}"
+    );
     for p in &state_files {
-        found.extend(hits(&values, &p.display().to_string(), &std::fs::read(p).unwrap()));
+        found.extend(hits(
+            &values,
+            &p.display().to_string(),
+            &std::fs::read(p).unwrap(),
+        ));
     }
     assert!(found.is_empty(), "patient values in the outputs: {found:?}");
 }
@@ -182,7 +208,10 @@ fn phi_guard_withholds_a_line_carrying_a_listed_value() {
         drain: Duration::from_secs(2),
     };
     let (mut out, stats) = Outputs::start(&cfg).unwrap();
-    let leak = phi_values().into_iter().find(|v| v.starts_with("SYNPID")).unwrap();
+    let leak = phi_values()
+        .into_iter()
+        .find(|v| v.starts_with("SYNPID"))
+        .unwrap();
     let mk = |i: u64, seen: String| Record {
         ts: Ts(1_795_455_051_000_000_000),
         flow: None,
@@ -202,7 +231,11 @@ fn phi_guard_withholds_a_line_carrying_a_listed_value() {
             count: 1,
         }),
     };
-    let mut recs = vec![mk(1, "clean".into()), mk(2, format!("a buggy detector copied {leak}")), mk(3, "clean too".into())];
+    let mut recs = vec![
+        mk(1, "clean".into()),
+        mk(2, format!("a buggy detector copied {leak}")),
+        mk(3, "clean too".into()),
+    ];
     out.records(&mut recs);
     out.finish().unwrap();
     let eve = std::fs::read_to_string(t.path("eve.json")).unwrap();
@@ -218,7 +251,10 @@ fn phi_guard_withholds_a_line_carrying_a_listed_value() {
     }
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(got.iter().all(|m| !m.contains(&leak)));
-    assert!(got[0].contains("id=\"0001\"") && got[1].contains("id=\"0003\""), "{got:?}");
+    assert!(
+        got[0].contains("id=\"0001\"") && got[1].contains("id=\"0003\""),
+        "{got:?}"
+    );
     // One EVE line and one syslog message withheld.
     assert_eq!(stats.phi_blocked.load(Relaxed), 2);
 }

@@ -35,7 +35,11 @@ fn open(p: &Path) -> std::io::Result<(BufWriter<File>, u64)> {
 
 impl EveWriter {
     /// `-` is standard output (never rotated). `hup` is set by the SIGHUP handler.
-    pub fn open(path: &Path, rotate_size: Option<u64>, hup: Arc<AtomicBool>) -> std::io::Result<Self> {
+    pub fn open(
+        path: &Path,
+        rotate_size: Option<u64>,
+        hup: Arc<AtomicBool>,
+    ) -> std::io::Result<Self> {
         let (path, out, size) = if path == Path::new("-") {
             (
                 None,
@@ -148,7 +152,12 @@ mod tests {
         // 40-byte lines, 100-byte cap: 2 lines per file: eve.json.3 (oldest) .. eve.json (1 line).
         assert_eq!(std::fs::metadata(&p).unwrap().len(), 40);
         for n in 1..=3 {
-            assert_eq!(std::fs::metadata(dir.join(format!("eve.json.{n}"))).unwrap().len(), 80);
+            assert_eq!(
+                std::fs::metadata(dir.join(format!("eve.json.{n}")))
+                    .unwrap()
+                    .len(),
+                80
+            );
         }
         assert!(!dir.join("eve.json.4").exists());
         // logrotate-style: move the file away, send "HUP": a new file is started.

@@ -75,9 +75,30 @@ impl SeverityMap {
 /// Syslog facility by name (`local0`…`local7`, `user`, `daemon`, `auth`, `security`, …) or number 0–23.
 pub fn parse_facility(s: &str) -> Result<u8, String> {
     const NAMES: [&str; 24] = [
-        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
-        "ftp", "ntp", "security", "console", "solaris-cron", "local0", "local1", "local2", "local3",
-        "local4", "local5", "local6", "local7",
+        "kern",
+        "user",
+        "mail",
+        "daemon",
+        "auth",
+        "syslog",
+        "lpr",
+        "news",
+        "uucp",
+        "cron",
+        "authpriv",
+        "ftp",
+        "ntp",
+        "security",
+        "console",
+        "solaris-cron",
+        "local0",
+        "local1",
+        "local2",
+        "local3",
+        "local4",
+        "local5",
+        "local6",
+        "local7",
     ];
     if let Some(i) = NAMES.iter().position(|n| *n == s) {
         return u8::try_from(i).map_err(|e| e.to_string());
@@ -176,7 +197,11 @@ fn leef_header_escape(s: &str, out: &mut String) {
 
 fn leef_value(s: &str, out: &mut String) {
     for c in s.chars() {
-        out.push(if matches!(c, '\t' | '\r' | '\n') { ' ' } else { c });
+        out.push(if matches!(c, '\t' | '\r' | '\n') {
+            ' '
+        } else {
+            c
+        });
     }
 }
 
@@ -370,18 +395,21 @@ mod tests {
         assert!(m.starts_with(
             "<131>1 2026-11-23T17:30:51.123456Z sensor1 iomt-sensor 42 dicom_bulk_query [iomt@32473 id=\"00ab\""
         ), "{m}");
-        assert!(m.contains(" expected=\"x\\\"y\\]z\\\\\" seen=\"p=q|r\""), "{m}");
+        assert!(
+            m.contains(" expected=\"x\\\"y\\]z\\\\\" seen=\"p=q|r\""),
+            "{m}"
+        );
         assert!(m.ends_with("] a|b\\c=d e"), "{m}");
     }
 
     #[test]
     fn cef_escapes_header_and_extension() {
         let m = format(Format::Cef, &hdr(), &alert(), "");
+        assert!(m.contains("CEF:0|iomt|iomt-sensor|"), "{m}");
         assert!(
-            m.contains("CEF:0|iomt|iomt-sensor|"),
+            m.contains("|dicom_bulk_query|a\\|b\\\\c=d e|7|rt=1795455051123 "),
             "{m}"
         );
-        assert!(m.contains("|dicom_bulk_query|a\\|b\\\\c=d e|7|rt=1795455051123 "), "{m}");
         assert!(m.contains(" cs2=p\\=q|r "), "{m}");
         assert!(m.ends_with(" msg=a|b\\\\c\\=d\\ne"), "{m}");
     }
@@ -397,7 +425,10 @@ mod tests {
     #[test]
     fn severity_map_and_facility() {
         let s = SeverityMap::default();
-        assert_eq!((s.map(1), s.map(5), s.map(10), s.map(0), s.map(99)), (6, 4, 2, 6, 2));
+        assert_eq!(
+            (s.map(1), s.map(5), s.map(10), s.map(0), s.map(99)),
+            (6, 4, 2, 6, 2)
+        );
         assert!(SeverityMap::parse("1,2,3").is_err());
         assert_eq!(SeverityMap::parse("7,7,7,7,7,0,0,0,0,0").unwrap().map(6), 0);
         assert_eq!(parse_facility("local4"), Ok(20));

@@ -128,7 +128,8 @@ impl PhiGuard {
     /// One value per line, or a TSV whose last column is the value (a `kind\tvalue` header is
     /// skipped). Values shorter than 4 characters are ignored (they would match everywhere).
     pub fn load(p: &Path) -> Result<PhiGuard, String> {
-        let s = std::fs::read_to_string(p).map_err(|e| format!("--phi-guard {}: {e}", p.display()))?;
+        let s =
+            std::fs::read_to_string(p).map_err(|e| format!("--phi-guard {}: {e}", p.display()))?;
         let mut values = Vec::new();
         for (i, l) in s.lines().enumerate() {
             let v = l.rsplit('\t').next().unwrap_or("").trim();
@@ -196,9 +197,8 @@ impl Outputs {
                 None
             };
             let header = Header::local(cfg.facility, cfg.severity);
-            std::fs::create_dir_all(&cfg.state).map_err(|e| {
-                ConfigError(format!("--state {}: {e}", cfg.state.display()))
-            })?;
+            std::fs::create_dir_all(&cfg.state)
+                .map_err(|e| ConfigError(format!("--state {}: {e}", cfg.state.display())))?;
             let db = cfg.state.join("iomt.db");
             for t in &cfg.syslog {
                 let addr = t.resolve().map_err(ConfigError)?;
@@ -276,7 +276,7 @@ impl Sink for Outputs {
                 continue;
             }
             let to_eve = self.eve.is_some() && self.filter.allows(r.event_type());
-            if !to_eve && !(is_alert && self.tx.is_some()) {
+            if !(to_eve || is_alert && self.tx.is_some()) {
                 continue;
             }
             self.line.clear();

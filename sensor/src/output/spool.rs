@@ -34,8 +34,8 @@ fn err(e: rusqlite::Error) -> anyhow::Error {
 impl Spool {
     /// Opens (creating if needed) the spool tables in the database at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Spool> {
-        let conn = Connection::open(path)
-            .map_err(|e| anyhow::anyhow!("spool {}: {e}", path.display()))?;
+        let conn =
+            Connection::open(path).map_err(|e| anyhow::anyhow!("spool {}: {e}", path.display()))?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
@@ -292,7 +292,9 @@ mod tests {
         let db = dir.join("iomt.db");
         let mut s = Spool::open(&db).unwrap();
         assert_eq!(s.cursor("tcp://a").unwrap(), 0);
-        let batch: Vec<_> = (1..=6).map(|i| alert(i, if i % 2 == 0 { 9 } else { 2 })).collect();
+        let batch: Vec<_> = (1..=6)
+            .map(|i| alert(i, if i % 2 == 0 { 9 } else { 2 }))
+            .collect();
         assert_eq!(s.push(&batch, 4).unwrap(), 2);
         // The two oldest low-severity alerts (1 and 3) went.
         let left: Vec<i64> = s.after(0, 100).unwrap().iter().map(|r| r.seq).collect();

@@ -53,14 +53,18 @@ pub struct Target {
 
 impl Target {
     pub fn parse(s: &str) -> Result<Target, String> {
-        let (scheme, rest) = s
-            .split_once("://")
-            .ok_or_else(|| format!("{s:?}: expected udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT"))?;
+        let (scheme, rest) = s.split_once("://").ok_or_else(|| {
+            format!("{s:?}: expected udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT")
+        })?;
         let transport = match scheme {
             "udp" => Transport::Udp,
             "tcp" => Transport::Tcp,
             "tls" => Transport::Tls,
-            _ => return Err(format!("{s:?}: unknown scheme {scheme:?} (udp, tcp or tls)")),
+            _ => {
+                return Err(format!(
+                    "{s:?}: unknown scheme {scheme:?} (udp, tcp or tls)"
+                ))
+            }
         };
         let rest = rest.trim_end_matches('/');
         let (host, port) = rest
@@ -102,10 +106,9 @@ pub struct TlsFiles {
 
 /// Builds the rustls client configuration; any unreadable or invalid file is one error line.
 pub fn tls_config(f: &TlsFiles) -> Result<Arc<ClientConfig>, String> {
-    let ca = f
-        .ca
-        .as_deref()
-        .ok_or("--syslog tls://… needs --syslog-ca FILE (the CA that signed the receiver's certificate)")?;
+    let ca = f.ca.as_deref().ok_or(
+        "--syslog tls://… needs --syslog-ca FILE (the CA that signed the receiver's certificate)",
+    )?;
     let mut roots = rustls::RootCertStore::empty();
     let certs = read_certs(ca, "--syslog-ca")?;
     for c in certs {
@@ -139,7 +142,10 @@ fn read_certs(p: &Path, opt: &str) -> Result<Vec<CertificateDer<'static>>, Strin
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{opt} {}: {e}", p.display()))?;
     if v.is_empty() {
-        return Err(format!("{opt} {}: no PEM certificate in the file", p.display()));
+        return Err(format!(
+            "{opt} {}: no PEM certificate in the file",
+            p.display()
+        ));
     }
     Ok(v)
 }
@@ -150,11 +156,7 @@ enum Conn {
     Tls(Box<ClientConnection>, TcpStream),
 }
 
-fn connect(
-    t: &Target,
-    addr: SocketAddr,
-    tls: Option<&Arc<ClientConfig>>,
-) -> Result<Conn, String> {
+fn connect(t: &Target, addr: SocketAddr, tls: Option<&Arc<ClientConfig>>) -> Result<Conn, String> {
     if t.transport == Transport::Udp {
         let local: SocketAddr = if addr.is_ipv4() {
             ([0, 0, 0, 0], 0).into()
@@ -304,7 +306,12 @@ pub struct Control {
 }
 
 /// The destination thread: sends what the spool holds past this destination's cursor.
-pub fn run_dest(d: Dest, ctl: Arc<Control>, wake: crossbeam_channel::Receiver<()>, st: Arc<OutputStats>) {
+pub fn run_dest(
+    d: Dest,
+    ctl: Arc<Control>,
+    wake: crossbeam_channel::Receiver<()>,
+    st: Arc<OutputStats>,
+) {
     let url = d.target.url.clone();
     let spool = match Spool::open(&d.db) {
         Ok(s) => s,
@@ -328,11 +335,11 @@ pub fn run_dest(d: Dest, ctl: Arc<Control>, wake: crossbeam_channel::Receiver<()
     let mut next_try = Instant::now();
     let mut down = false;
     let fail = |conn: &mut Option<Conn>,
-                    inflight: &mut VecDeque<(i64, Instant)>,
-                    sent: &mut i64,
-                    confirmed: i64,
-                    down: &mut bool,
-                    what: &str| {
+                inflight: &mut VecDeque<(i64, Instant)>,
+                sent: &mut i64,
+                confirmed: i64,
+                down: &mut bool,
+                what: &str| {
         *conn = None;
         st.requeued.fetch_add(inflight.len() as u64, Relaxed);
         inflight.clear();
@@ -382,7 +389,14 @@ pub fn run_dest(d: Dest, ctl: Arc<Control>, wake: crossbeam_channel::Receiver<()
                         inflight.pop_front();
                     }
                 } else {
-                    fail(&mut conn, &mut inflight, &mut sent, confirmed, &mut down, "the receiver closed the connection");
+                    fail(
+                        &mut conn,
+                        &mut inflight,
+                        &mut sent,
+                        confirmed,
+                        &mut down,
+                        "the receiver closed the connection",
+                    );
                     next_try = now + backoff;
                     continue;
                 }
@@ -431,7 +445,14 @@ pub fn run_dest(d: Dest, ctl: Arc<Control>, wake: crossbeam_channel::Receiver<()
                         }
                     }
                     if let Some(e) = failed {
-                        fail(&mut conn, &mut inflight, &mut sent, confirmed, &mut down, &format!("send failed: {e}"));
+                        fail(
+                            &mut conn,
+                            &mut inflight,
+                            &mut sent,
+                            confirmed,
+                            &mut down,
+                            &format!("send failed: {e}"),
+                        );
                         next_try = Instant::now() + backoff;
                     }
                 }
@@ -472,7 +493,10 @@ pub fn run_dest(d: Dest, ctl: Arc<Control>, wake: crossbeam_channel::Receiver<()
                 .is_none_or(|t| Instant::now() >= t);
             if confirmed >= top || past {
                 if confirmed < top {
-                    let left = spool.after(confirmed, usize::MAX).map(|v| v.len()).unwrap_or(0);
+                    let left = spool
+                        .after(confirmed, usize::MAX)
+                        .map(|v| v.len())
+                        .unwrap_or(0);
                     st.left_spooled.fetch_add(left as u64, Relaxed);
                     eprintln!(
                         "iomt-sensor: warning: syslog {url}: {left} alerts not confirmed at exit; they stay spooled in the state directory and go out on the next run"
@@ -497,10 +521,23 @@ mod tests {
     #[test]
     fn urls() {
         let t = Target::parse("tcp://127.0.0.77:6514").unwrap();
-        assert_eq!((t.transport, t.host.as_str(), t.port), (Transport::Tcp, "127.0.0.77", 6514));
+        assert_eq!(
+            (t.transport, t.host.as_str(), t.port),
+            (Transport::Tcp, "127.0.0.77", 6514)
+        );
         assert_eq!(Target::parse("udp://[::1]:514").unwrap().host, "::1");
-        assert_eq!(Target::parse("tls://siem.example:6514").unwrap().transport, Transport::Tls);
-        for bad in ["127.0.0.1:514", "http://x:1", "tcp://x", "tcp://x:0", "tcp://x:99999", "tcp://:514"] {
+        assert_eq!(
+            Target::parse("tls://siem.example:6514").unwrap().transport,
+            Transport::Tls
+        );
+        for bad in [
+            "127.0.0.1:514",
+            "http://x:1",
+            "tcp://x",
+            "tcp://x:0",
+            "tcp://x:99999",
+            "tcp://:514",
+        ] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
     }
