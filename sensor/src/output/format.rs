@@ -306,7 +306,7 @@ pub fn format(fmt: Format, h: &Header, a: &Alert, eve_line: &str) -> String {
                 attrs.push(("src", p.to_string()));
             }
             if let Some(p) = &a.protocol {
-                attrs.push(("proto", p.clone()));
+                attrs.push(("app", p.clone()));
             }
             attrs.push(("count", a.count.to_string()));
             attrs.push(("expected", a.evidence.expected.clone()));
