@@ -119,6 +119,9 @@ pub struct OutputArgs {
     /// Seconds the end of a run waits for syslog receivers to confirm spooled alerts.
     #[arg(long, default_value_t = 10)]
     pub syslog_drain_timeout: u64,
+    /// Live mode: write a `stats` EVE record (when --eve-types selects stats) every this many seconds.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stats_interval: u64,
     /// Rotate the EVE file past this many bytes (suffixes k, M, G): FILE.1 .. FILE.5 are kept.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub eve_rotate_size: Option<u64>,

@@ -114,6 +114,7 @@ fn outputs(common: &Common, live: bool) -> anyhow::Result<(Box<dyn Sink>, Arc<Ou
         phi: o.phi_guard.clone(),
         live,
         drain: Duration::from_secs(o.syslog_drain_timeout),
+        stats_interval: Some(Duration::from_secs(o.stats_interval)),
     };
     match Outputs::start(&cfg) {
         Ok((sink, stats)) => Ok((Box::new(sink), stats)),

@@ -1,6 +1,7 @@
 //! Every EVE line the sensor writes validates against `schema/eve.schema.json` (JSON Schema 2020-12,
 //! checked with Python's `jsonschema` package, Debian's python3-jsonschema, formats asserted): a replay
-//! of every committed capture with `--eve-types all`, and alert lines written through the output side.
+//! of every committed capture with `--eve-types all`, and alert and `stats` lines written through the
+//! output side.
 //! The validator is also shown to reject lines that break the contract.
 
 mod common;
@@ -74,7 +75,7 @@ fn alert_lines(dir: &Path) -> PathBuf {
     let eve = dir.join("alerts.json");
     let cfg = OutputConfig {
         eve: Some(eve.clone()),
-        eve_types: TypeFilter::parse("alert").unwrap(),
+        eve_types: TypeFilter::parse("alert,stats").unwrap(),
         eve_rotate_size: None,
         syslog: vec![],
         format: Format::Rfc5424,
@@ -84,8 +85,10 @@ fn alert_lines(dir: &Path) -> PathBuf {
         state: dir.join("state"),
         spool_cap: 10,
         phi: None,
-        live: false,
+        // Live mode with a zero interval: one `stats` record per batch of records.
+        live: true,
         drain: Duration::from_secs(1),
+        stats_interval: Some(Duration::ZERO),
     };
     let (mut out, _) = Outputs::start(&cfg).unwrap();
     let mut recs = Vec::new();
@@ -127,7 +130,12 @@ fn alert_lines(dir: &Path) -> PathBuf {
     }
     out.records(&mut recs);
     out.finish().unwrap();
-    assert_eq!(std::fs::read_to_string(&eve).unwrap().lines().count(), 10);
+    let text = std::fs::read_to_string(&eve).unwrap();
+    assert_eq!(text.lines().count(), 11);
+    let stats: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(stats["event_type"], "stats");
+    assert_eq!(stats["stats"]["records"]["alert"], 10);
+    assert_eq!(stats["stats"]["eve_lines"], 10);
     eve
 }
 
@@ -160,7 +168,7 @@ fn every_eve_line_validates() {
     eprintln!("{out}");
     assert!(ok, "{out}");
     assert!(
-        out.contains(&format!("validated {} lines, 0 invalid", lines + 10)),
+        out.contains(&format!("validated {} lines, 0 invalid", lines + 11)),
         "{out}"
     );
 }

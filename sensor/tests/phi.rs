@@ -206,6 +206,7 @@ fn phi_guard_withholds_a_line_carrying_a_listed_value() {
         phi: Some(capture("phi/synthetic_patients.tsv")),
         live: false,
         drain: Duration::from_secs(2),
+        stats_interval: None,
     };
     let (mut out, stats) = Outputs::start(&cfg).unwrap();
     let leak = phi_values()

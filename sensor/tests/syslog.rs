@@ -326,6 +326,7 @@ fn config(dir: &Path, urls: &[String], format: Format) -> OutputConfig {
         phi: None,
         live: false,
         drain: Duration::from_secs(20),
+        stats_interval: None,
     }
 }
 

@@ -55,6 +55,8 @@ pub struct OutputConfig {
     pub live: bool,
     /// How long the end of a run waits for destinations to confirm what is spooled.
     pub drain: Duration,
+    /// Live mode: a `stats` EVE record this often (when `--eve-types` selects `stats`).
+    pub stats_interval: Option<Duration>,
 }
 
 /// Counters of the output side (`--stats`).
@@ -161,6 +163,11 @@ pub struct Outputs {
     stats: Arc<OutputStats>,
     line: Vec<u8>,
     failed: Option<anyhow::Error>,
+    stats_interval: Option<Duration>,
+    started: Instant,
+    last_stats: Instant,
+    /// Records seen per event type (index into `TypeFilter::KNOWN`).
+    by_type: [u64; 9],
 }
 
 /// A configuration error found at startup (exit 2).
@@ -243,9 +250,60 @@ impl Outputs {
                 stats: stats.clone(),
                 line: Vec::with_capacity(1024),
                 failed: None,
+                stats_interval: cfg.stats_interval.filter(|_| cfg.live),
+                started: Instant::now(),
+                last_stats: Instant::now(),
+                by_type: [0; 9],
             },
             stats,
         ))
+    }
+
+    /// The `stats` EVE record: uptime, records per event type and the output side's counters.
+    fn stats_record(&mut self) {
+        let st = &self.stats;
+        let g = |a: &AtomicU64| a.load(Relaxed);
+        let records: serde_json::Map<String, serde_json::Value> = TypeFilter::KNOWN
+            .iter()
+            .zip(self.by_type)
+            .filter(|(t, _)| **t != "stats")
+            .map(|(t, n)| (t.to_string(), n.into()))
+            .collect();
+        let obj = serde_json::json!({
+            "uptime": self.started.elapsed().as_secs(),
+            "records": records,
+            "alerts": g(&st.alerts),
+            "alerts_dropped_queue_full": g(&st.alerts_dropped_queue_full),
+            "eve_lines": g(&st.eve_lines),
+            "eve_rotations": g(&st.eve_rotations),
+            "phi_withheld": g(&st.phi_blocked),
+            "spool": {
+                "spooled": g(&st.spooled),
+                "evicted": g(&st.evicted),
+                "errors": g(&st.spool_errors),
+            },
+            "syslog": {
+                "sent": g(&st.sent),
+                "requeued": g(&st.requeued),
+                "connects": g(&st.connects),
+                "connect_failures": g(&st.connect_failures),
+                "send_failures": g(&st.send_failures),
+            },
+            "rss_kb": crate::stats::proc_status_kb("VmRSS").unwrap_or(0),
+        });
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        self.line.clear();
+        self.line.extend_from_slice(
+            format!(
+                "{{\"timestamp\":\"{}\",\"event_type\":\"stats\",\"stats\":{obj}}}\n",
+                crate::record::rfc3339(iomt_parsers::Ts(now))
+            )
+            .as_bytes(),
+        );
+        self.eve_line(true);
     }
 
     fn eve_line(&mut self, line_is_phi_free: bool) {
@@ -275,6 +333,11 @@ impl Sink for Outputs {
             if matches!(r.body, Body::FlowStart) {
                 continue;
             }
+            if let Some(i) = TypeFilter::KNOWN.iter().position(|t| *t == r.event_type()) {
+                if let Some(n) = self.by_type.get_mut(i) {
+                    *n = n.saturating_add(1);
+                }
+            }
             let to_eve = self.eve.is_some() && self.filter.allows(r.event_type());
             if !(to_eve || is_alert && self.tx.is_some()) {
                 continue;
@@ -302,6 +365,12 @@ impl Sink for Outputs {
         }
         if let Some(w) = self.eve.as_ref() {
             self.stats.eve_rotations.store(w.rotations, Relaxed);
+        }
+        if let Some(every) = self.stats_interval {
+            if self.last_stats.elapsed() >= every && self.filter.allows("stats") {
+                self.last_stats = Instant::now();
+                self.stats_record();
+            }
         }
     }
 
