@@ -64,7 +64,7 @@ fn make_certs(dir: &Path, tag: &str, san: &str) -> Certs {
     std::fs::write(
         &cnf,
         format!(
-            "[req]\ndistinguished_name=dn\n[dn]\n[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n[srv]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:{san}\n"
+            "[req]\ndistinguished_name=dn\n[dn]\n[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n[srv]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:{san}\n[cli]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n"
         ),
     )
     .unwrap();
@@ -136,6 +136,47 @@ fn make_certs(dir: &Path, tag: &str, san: &str) -> Certs {
         "-extensions",
         "srv",
     ]);
+    // A client certificate from the same CA.
+    run(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        &f("cli.key"),
+    ]);
+    run(&[
+        "req",
+        "-new",
+        "-key",
+        &f("cli.key"),
+        "-out",
+        &f("cli.csr"),
+        "-subj",
+        "/CN=iomt-sensor",
+        "-config",
+        c,
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &f("cli.csr"),
+        "-CA",
+        &f("ca.pem"),
+        "-CAkey",
+        &f("ca.key"),
+        "-CAcreateserial",
+        "-out",
+        &f("cli.pem"),
+        "-days",
+        "2",
+        "-extfile",
+        c,
+        "-extensions",
+        "cli",
+    ]);
     Certs {
         ca: dir.join(f("ca.pem")),
         cert: dir.join(f("srv.pem")),
@@ -159,6 +200,16 @@ impl Rsyslog {
         udp: Option<u16>,
         tcp: Option<u16>,
         tls: Option<(u16, &Certs)>,
+    ) -> Rsyslog {
+        Self::start_auth(dir, udp, tcp, tls, "anon")
+    }
+
+    fn start_auth(
+        dir: &Path,
+        udp: Option<u16>,
+        tcp: Option<u16>,
+        tls: Option<(u16, &Certs)>,
+        auth: &str,
     ) -> Rsyslog {
         let work = dir.join("rsyslog-work");
         std::fs::create_dir_all(&work).unwrap();
@@ -189,7 +240,7 @@ impl Rsyslog {
         }
         if let Some((p, _)) = tls {
             c += &format!(
-                "input(type=\"imtcp\" address=\"{IP}\" port=\"{p}\" streamDriver.name=\"gtls\" streamDriver.mode=\"1\" streamDriver.authMode=\"anon\")\n"
+                "input(type=\"imtcp\" address=\"{IP}\" port=\"{p}\" streamDriver.name=\"gtls\" streamDriver.mode=\"1\" streamDriver.authMode=\"{auth}\")\n"
             );
         }
         c += &format!(
@@ -584,6 +635,41 @@ fn json_over_tls_verifies_the_receiver() {
     assert_eq!(stats.sent.load(Relaxed), 0);
     assert_eq!(stats.left_spooled.load(Relaxed), 10);
     assert_eq!(rs.received(10).len(), 10, "nothing more arrived");
+}
+
+#[test]
+fn tls_with_a_client_certificate() {
+    let t = TempDir::new("syslog-mtls");
+    let certs = make_certs(&t.0, "m", IP);
+    let port = free_tcp_port();
+    // rsyslog asks for a client certificate and checks it against the CA.
+    let rs = Rsyslog::start_auth(&t.0, None, None, Some((port, &certs)), "x509/certvalid");
+    let alerts: Vec<Alert> = (0..4).map(alert).collect();
+    let mut cfg = config(&t.0, &[format!("tls://{IP}:{port}")], Format::Rfc5424);
+    cfg.tls = TlsFiles {
+        ca: Some(certs.ca.clone()),
+        cert: Some(t.path("m-cli.pem")),
+        key: Some(t.path("m-cli.key")),
+    };
+    let stats = run_alerts(&cfg, &alerts);
+    assert_eq!(stats.left_spooled.load(Relaxed), 0);
+    let got = rs.received(4);
+    assert_eq!(got.len(), 4);
+    for (v, a) in got.iter().zip(&alerts) {
+        check_rfc5424(v, a);
+    }
+    // Without the client certificate rsyslog refuses the session: nothing arrives, all stays spooled.
+    let mut cfg = config(
+        &t.0.join("nocert"),
+        &[format!("tls://{IP}:{port}")],
+        Format::Rfc5424,
+    );
+    cfg.tls.ca = Some(certs.ca.clone());
+    cfg.drain = Duration::from_millis(1500);
+    let stats = run_alerts(&cfg, &alerts);
+    assert_eq!(stats.left_spooled.load(Relaxed), 4);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(rs.received(0).len(), 4);
 }
 
 #[test]

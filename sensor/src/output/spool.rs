@@ -230,6 +230,19 @@ impl Spool {
         Ok(n as u64)
     }
 
+    /// Alerts held after `seq`.
+    pub fn count_after(&self, seq: i64) -> anyhow::Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM spool_alert WHERE seq > ?1",
+                [seq],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Alerts held now.
     pub fn len(&self) -> anyhow::Result<u64> {
         let n: i64 = self

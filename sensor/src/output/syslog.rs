@@ -334,6 +334,7 @@ pub fn run_dest(
     let mut backoff = BACKOFF_MIN;
     let mut next_try = Instant::now();
     let mut down = false;
+    let mut connected_at = Instant::now();
     let fail = |conn: &mut Option<Conn>,
                 inflight: &mut VecDeque<(i64, Instant)>,
                 sent: &mut i64,
@@ -356,13 +357,12 @@ pub fn run_dest(
         if conn.is_none() && now >= next_try {
             match connect(&d.target, d.addr, d.tls.as_ref()) {
                 Ok(c) => {
+                    // The backoff is reset, and "delivering again" said, only once the connection
+                    // has proved itself (below): a receiver that accepts and then drops us is
+                    // retried at the growing backoff, with no line per attempt.
                     conn = Some(c);
+                    connected_at = now;
                     st.connects.fetch_add(1, Relaxed);
-                    backoff = BACKOFF_MIN;
-                    if down {
-                        eprintln!("iomt-sensor: syslog {url}: connected again");
-                        down = false;
-                    }
                 }
                 Err(e) => {
                     st.connect_failures.fetch_add(1, Relaxed);
@@ -379,8 +379,16 @@ pub fn run_dest(
         }
         if let Some(c) = conn.as_mut() {
             // Confirm what has been on a live connection long enough.
-            if !inflight.is_empty() {
+            let settled = now.duration_since(connected_at) >= CONFIRM_AFTER;
+            if !inflight.is_empty() || (down && settled) {
                 if c.alive() {
+                    if settled {
+                        backoff = BACKOFF_MIN;
+                        if down {
+                            eprintln!("iomt-sensor: syslog {url}: delivering again");
+                            down = false;
+                        }
+                    }
                     while let Some(&(seq, at)) = inflight.front() {
                         if now.duration_since(at) < CONFIRM_AFTER {
                             break;
@@ -493,11 +501,8 @@ pub fn run_dest(
                 .is_none_or(|t| Instant::now() >= t);
             if confirmed >= top || past {
                 if confirmed < top {
-                    let left = spool
-                        .after(confirmed, usize::MAX)
-                        .map(|v| v.len())
-                        .unwrap_or(0);
-                    st.left_spooled.fetch_add(left as u64, Relaxed);
+                    let left = spool.count_after(confirmed).unwrap_or(0);
+                    st.left_spooled.fetch_add(left, Relaxed);
                     eprintln!(
                         "iomt-sensor: warning: syslog {url}: {left} alerts not confirmed at exit; they stay spooled in the state directory and go out on the next run"
                     );
