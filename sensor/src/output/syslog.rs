@@ -279,7 +279,30 @@ impl Conn {
                         return false;
                     }
                 }
-                s.shutdown(Shutdown::Write).is_ok() && wait_eof(s)
+                if s.shutdown(Shutdown::Write).is_err() {
+                    return false;
+                }
+                // Read through TLS: a fatal alert from the receiver (it refused us) is a failure,
+                // its close_notify or a clean EOF after our close is success.
+                loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+                        return false;
+                    }
+                    match c.read_tls(s) {
+                        Ok(0) => return true,
+                        Ok(_) => match c.process_new_packets() {
+                            Ok(st) if st.peer_has_closed() => return true,
+                            Ok(_) => {
+                                let mut b = [0u8; 256];
+                                while matches!(c.reader().read(&mut b), Ok(n) if n > 0) {}
+                            }
+                            Err(_) => return false,
+                        },
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(_) => return false,
+                    }
+                }
             }
         }
     }
@@ -478,11 +501,23 @@ pub fn run_dest(
                         .ok()
                         .and_then(|g| *g)
                         .unwrap_or_else(Instant::now);
-                    if c.close_and_wait(deadline) {
+                    // `alive` first: a receiver that closed before our last writes must not pass
+                    // for one that read everything.
+                    if c.alive() && c.close_and_wait(deadline) {
                         confirmed = sent;
                         inflight.clear();
+                        conn = None;
+                    } else {
+                        fail(
+                            &mut conn,
+                            &mut inflight,
+                            &mut sent,
+                            confirmed,
+                            &mut down,
+                            "the receiver closed the connection before confirming",
+                        );
+                        next_try = Instant::now() + backoff;
                     }
-                    conn = None;
                 }
             }
         }
