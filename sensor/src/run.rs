@@ -27,7 +27,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             read_mode,
         } => {
             let (sink, out) = outputs(&common, false)?;
-            replay(&pcaps, read_mode, &common, sink, Some(out))
+            replay_with_outputs(&pcaps, read_mode, &common, sink, Some(out))
         }
         Command::Decode {
             pcaps,
@@ -51,7 +51,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 engine,
                 out: OutputArgs::default(),
             };
-            replay(&pcaps, read_mode, &common, sink, None)
+            replay(&pcaps, read_mode, &common, sink)
         }
         Command::Live {
             iface,
@@ -124,6 +124,16 @@ fn outputs(common: &Common, live: bool) -> anyhow::Result<(Box<dyn Sink>, Arc<Ou
 }
 
 fn replay(
+    pcaps: &[PathBuf],
+    mode: ReadMode,
+    common: &Common,
+    sink: Box<dyn Sink>,
+) -> anyhow::Result<()> {
+    replay_with_outputs(pcaps, mode, common, sink, None)
+}
+
+/// `replay`, printing the output side's counters with `--stats`.
+fn replay_with_outputs(
     pcaps: &[PathBuf],
     mode: ReadMode,
     common: &Common,
