@@ -674,10 +674,35 @@ fn tls_with_a_client_certificate() {
 
 #[test]
 fn receiver_killed_and_restarted_every_alert_arrives_once() {
-    let t = TempDir::new("syslog-fault");
-    let tcp = free_tcp_port();
-    let mut rs = Rsyslog::start(&t.0, None, Some(tcp), None);
-    let cfg = config(&t.0, &[format!("tcp://{IP}:{tcp}")], Format::Rfc5424);
+    fault(false);
+}
+
+#[test]
+fn tls_receiver_killed_and_restarted_every_alert_arrives_once() {
+    fault(true);
+}
+
+/// Kills rsyslog (SIGKILL, by PID) 1.2 s into a 3 s stream of 300 alerts, restarts it at 2.4 s.
+fn fault(tls: bool) {
+    let t = TempDir::new(if tls {
+        "syslog-fault-tls"
+    } else {
+        "syslog-fault"
+    });
+    let port = free_tcp_port();
+    let certs = tls.then(|| make_certs(&t.0, "f", IP));
+    let (mut rs, mut cfg) = match &certs {
+        None => (
+            Rsyslog::start(&t.0, None, Some(port), None),
+            config(&t.0, &[format!("tcp://{IP}:{port}")], Format::Rfc5424),
+        ),
+        Some(c) => {
+            let mut cfg = config(&t.0, &[format!("tls://{IP}:{port}")], Format::Rfc5424);
+            cfg.tls.ca = Some(c.ca.clone());
+            (Rsyslog::start(&t.0, None, None, Some((port, c))), cfg)
+        }
+    };
+    cfg.drain = Duration::from_secs(20);
     let (mut out, stats) = Outputs::start(&cfg).unwrap();
     let n = 300u32;
     let started = Instant::now();
@@ -698,7 +723,12 @@ fn receiver_killed_and_restarted_every_alert_arrives_once() {
         }
     }
     assert!(killed && restarted);
+    let end = Instant::now();
     out.finish().unwrap();
+    eprintln!(
+        "fault test (tls {tls}): drained {:?} after the last alert",
+        end.elapsed()
+    );
     let got = rs.received(n as usize);
     let mut count = BTreeMap::<String, u32>::new();
     for v in &got {
@@ -719,7 +749,7 @@ fn receiver_killed_and_restarted_every_alert_arrives_once() {
     );
     let dups: u32 = count.values().map(|c| c - 1).sum();
     eprintln!(
-        "fault test: {} messages received for {n} alerts ({dups} duplicates), requeued {}, connect failures {}, connects {}",
+        "fault test (tls {tls}): {} messages received for {n} alerts ({dups} duplicates), requeued {}, connect failures {}, connects {}",
         got.len(),
         stats.requeued.load(Relaxed),
         stats.connect_failures.load(Relaxed),
@@ -908,4 +938,32 @@ fn spool_cap_evicts_low_severity_first_and_counts() {
     sev.sort();
     // Severities are i % 10 + 1, three alerts each: the ten kept are 10,10,10,9,9,9,8,8,8 and one 7.
     assert_eq!(sev, vec![7, 8, 8, 8, 9, 9, 9, 10, 10, 10]);
+}
+
+/// Throughput to a real rsyslog over TCP (run with `--ignored --nocapture`): alerts spooled and
+/// confirmed per second.
+#[test]
+#[ignore]
+fn throughput_to_rsyslog_over_tcp() {
+    let t = TempDir::new("syslog-tput");
+    let port = free_tcp_port();
+    let rs = Rsyslog::start(&t.0, None, Some(port), None);
+    let n = 50_000u32;
+    let alerts: Vec<Alert> = (0..n).map(alert).collect();
+    let cfg = config(&t.0, &[format!("tcp://{IP}:{port}")], Format::Rfc5424);
+    let started = Instant::now();
+    let (mut out, stats) = Outputs::start(&cfg).unwrap();
+    let mut batch: Vec<Record> = alerts.into_iter().map(record).collect();
+    out.records(&mut batch);
+    let handed = started.elapsed();
+    out.finish().unwrap();
+    let done = started.elapsed();
+    let got = rs.received(n as usize);
+    eprintln!(
+        "throughput: {n} alerts handed to the output side in {handed:?}, spooled, sent and confirmed in {done:?} ({:.0} alerts/s); rsyslog wrote {}",
+        f64::from(n) / done.as_secs_f64(),
+        got.len()
+    );
+    assert_eq!(got.len(), n as usize);
+    assert_eq!(stats.left_spooled.load(Relaxed), 0);
 }

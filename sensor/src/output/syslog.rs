@@ -187,19 +187,31 @@ fn connect(t: &Target, addr: SocketAddr, tls: Option<&Arc<ClientConfig>>) -> Res
 }
 
 impl Conn {
+    /// One datagram (UDP).
     fn send(&mut self, msg: &[u8]) -> std::io::Result<()> {
         match self {
             Conn::Udp(s) => s.send(msg).map(|_| ()),
-            Conn::Tcp(s) => {
-                let mut framed = format!("{} ", msg.len()).into_bytes();
-                framed.extend_from_slice(msg);
-                s.write_all(&framed)
-            }
+            _ => self.write_stream(msg),
+        }
+    }
+
+    /// Already framed bytes (TCP, TLS).
+    fn write_stream(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Conn::Udp(s) => s.send(bytes).map(|_| ()),
+            Conn::Tcp(s) => s.write_all(bytes),
             Conn::Tls(c, s) => {
-                c.writer().write_all(format!("{} ", msg.len()).as_bytes())?;
-                c.writer().write_all(msg)?;
-                while c.wants_write() {
-                    c.write_tls(s)?;
+                while !bytes.is_empty() {
+                    let n = c.writer().write(bytes)?;
+                    bytes = bytes.get(n..).unwrap_or_default();
+                    let mut flushed = false;
+                    while c.wants_write() {
+                        c.write_tls(s)?;
+                        flushed = true;
+                    }
+                    if n == 0 && !flushed {
+                        return Err(std::io::ErrorKind::WriteZero.into());
+                    }
                 }
                 Ok(())
             }
@@ -358,6 +370,7 @@ pub fn run_dest(
     let mut next_try = Instant::now();
     let mut down = false;
     let mut connected_at = Instant::now();
+    let mut more = false;
     let fail = |conn: &mut Option<Conn>,
                 inflight: &mut VecDeque<(i64, Instant)>,
                 sent: &mut i64,
@@ -436,55 +449,71 @@ pub fn run_dest(
         if let Some(c) = conn.as_mut() {
             match spool.after(sent, BATCH) {
                 Ok(rows) => {
-                    let mut failed = None;
+                    more = rows.len() == BATCH;
+                    let stream = d.target.transport != Transport::Udp;
+                    // TCP/TLS: the batch goes out in one write; (seq, withheld) in order.
+                    let mut buf: Vec<u8> = Vec::new();
+                    let mut seqs: Vec<(i64, bool)> = Vec::new();
                     for r in rows {
                         let msg = format(d.format, &d.header, &r.alert, &r.eve);
-                        if d.phi.as_ref().is_some_and(|g| g.hit(&msg)) {
+                        let withheld = d.phi.as_ref().is_some_and(|g| g.hit(&msg));
+                        if withheld {
                             // Withheld, counted, and treated as handled (never retried).
                             st.phi_blocked.fetch_add(1, Relaxed);
-                            sent = r.seq;
-                            if d.target.transport == Transport::Udp {
-                                confirmed = sent;
-                            } else {
-                                let old = Instant::now().checked_sub(CONFIRM_AFTER).unwrap_or(now);
-                                inflight.push_back((r.seq, old));
+                        }
+                        if stream {
+                            if !withheld {
+                                buf.extend_from_slice(format!("{} ", msg.len()).as_bytes());
+                                buf.extend_from_slice(msg.as_bytes());
                             }
+                            seqs.push((r.seq, withheld));
                             continue;
                         }
-                        match c.send(msg.as_bytes()) {
-                            Ok(()) => {
-                                sent = r.seq;
-                                st.sent.fetch_add(1, Relaxed);
-                                if d.target.transport == Transport::Udp {
-                                    confirmed = sent;
-                                } else {
-                                    inflight.push_back((r.seq, Instant::now()));
+                        if !withheld {
+                            match c.send(msg.as_bytes()) {
+                                Ok(()) => {
+                                    st.sent.fetch_add(1, Relaxed);
+                                }
+                                // Fire-and-forget: a refused datagram is counted, not resent.
+                                Err(_) => {
+                                    st.send_failures.fetch_add(1, Relaxed);
                                 }
                             }
-                            Err(e) if d.target.transport == Transport::Udp => {
-                                // Fire-and-forget: a refused datagram is counted, not resent.
-                                st.send_failures.fetch_add(1, Relaxed);
-                                let _ = e;
-                                sent = r.seq;
-                                confirmed = sent;
+                        }
+                        sent = r.seq;
+                        confirmed = sent;
+                    }
+                    if !seqs.is_empty() {
+                        let res = if buf.is_empty() {
+                            Ok(())
+                        } else {
+                            c.write_stream(&buf)
+                        };
+                        match res {
+                            Ok(()) => {
+                                let at = Instant::now();
+                                let old = at.checked_sub(CONFIRM_AFTER).unwrap_or(at);
+                                for (seq, withheld) in seqs {
+                                    sent = seq;
+                                    if !withheld {
+                                        st.sent.fetch_add(1, Relaxed);
+                                    }
+                                    inflight.push_back((seq, if withheld { old } else { at }));
+                                }
                             }
                             Err(e) => {
                                 st.send_failures.fetch_add(1, Relaxed);
-                                failed = Some(e.to_string());
-                                break;
+                                fail(
+                                    &mut conn,
+                                    &mut inflight,
+                                    &mut sent,
+                                    confirmed,
+                                    &mut down,
+                                    &format!("send failed: {e}"),
+                                );
+                                next_try = Instant::now() + backoff;
                             }
                         }
-                    }
-                    if let Some(e) = failed {
-                        fail(
-                            &mut conn,
-                            &mut inflight,
-                            &mut sent,
-                            confirmed,
-                            &mut down,
-                            &format!("send failed: {e}"),
-                        );
-                        next_try = Instant::now() + backoff;
                     }
                 }
                 Err(e) => eprintln!("iomt-sensor: warning: syslog {url}: {e:#}"),
@@ -544,6 +573,9 @@ pub fn run_dest(
                 }
                 break;
             }
+        }
+        if more && conn.is_some() {
+            continue;
         }
         let wait = if inflight.is_empty() {
             Duration::from_millis(200)
