@@ -363,7 +363,15 @@ impl Sink for Outputs {
                 }
             }
         }
-        if let Some(w) = self.eve.as_ref() {
+        if let Some(w) = self.eve.as_mut() {
+            // Live: lines reach the file (and whoever tails it) batch by batch, not per 64 KiB.
+            if self.live {
+                if let Err(e) = w.flush() {
+                    if self.failed.is_none() {
+                        self.failed = Some(anyhow::anyhow!("EVE output: {e}"));
+                    }
+                }
+            }
             self.stats.eve_rotations.store(w.rotations, Relaxed);
         }
         if let Some(every) = self.stats_interval {
