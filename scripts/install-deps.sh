@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing iomt-sensor needs on Debian 12 (run as root). Idempotent.
 set -euo pipefail
-pkgs=(libpcap-dev pkg-config iproute2 tcpreplay tshark tcpdump python3 ieee-data)
+pkgs=(libpcap-dev pkg-config iproute2 tcpreplay tshark tcpdump python3 ieee-data python3-jsonschema rsyslog rsyslog-gnutls openssl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

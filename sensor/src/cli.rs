@@ -4,6 +4,8 @@ use crate::capture::ReadMode;
 use crate::engine::{ChecksumMode, EngineConfig};
 use crate::eve::TypeFilter;
 use crate::flow::Timeouts;
+use crate::output::format::{parse_facility, Format, SeverityMap};
+use crate::output::syslog::Target;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -147,6 +149,84 @@ pub struct Common {
     pub models: ModelArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Output options (alerts to syslog, EVE rotation, spool, PHI guard, config file).
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Send alerts to a syslog receiver: udp://HOST:PORT, tcp://HOST:PORT (RFC 6587 octet counting) or
+    /// tls://HOST:PORT (RFC 5425). Repeatable.
+    #[arg(long, value_name = "URL", value_parser = Target::parse)]
+    pub syslog: Vec<Target>,
+    /// Syslog message format: rfc5424, cef, leef or json.
+    #[arg(long, default_value = "rfc5424", value_parser = Format::parse)]
+    pub syslog_format: Format,
+    /// CA certificate(s) (PEM) that signed the tls:// receiver's certificate.
+    #[arg(long, value_name = "FILE")]
+    pub syslog_ca: Option<PathBuf>,
+    /// Client certificate chain (PEM) for tls:// receivers that ask for one.
+    #[arg(long, value_name = "FILE")]
+    pub syslog_cert: Option<PathBuf>,
+    /// Private key (PEM) of --syslog-cert.
+    #[arg(long, value_name = "FILE")]
+    pub syslog_key: Option<PathBuf>,
+    /// Syslog facility: a name (local0..local7, daemon, auth, security, ...) or 0-23.
+    #[arg(long, default_value = "local0", value_parser = parse_facility)]
+    pub syslog_facility: u8,
+    /// Syslog severity (0-7) for alert severities 1..10, ten comma-separated numbers.
+    #[arg(long, default_value = "6,6,5,5,4,4,3,3,2,2", value_parser = SeverityMap::parse)]
+    pub syslog_severity_map: SeverityMap,
+    /// Seconds the end of a run waits for syslog receivers to confirm spooled alerts.
+    #[arg(long, default_value_t = 10)]
+    pub syslog_drain_timeout: u64,
+    /// Live mode: write a `stats` EVE record (when --eve-types selects stats) every this many seconds.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stats_interval: u64,
+    /// Rotate the EVE file past this many bytes (suffixes k, M, G): FILE.1 .. FILE.5 are kept.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub eve_rotate_size: Option<u64>,
+    /// Most alerts the delivery spool holds; past it the oldest low-severity alerts are evicted.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub spool_cap: u64,
+    /// Withhold (and count) any outgoing line holding a value listed in FILE (one per line, or TSV
+    /// with the value last).
+    #[arg(long, value_name = "FILE")]
+    pub phi_guard: Option<PathBuf>,
+    /// TOML file with any of these options (same names as the long options); the command line wins.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl Default for OutputArgs {
+    /// The defaults, as clap gives them with no option on the command line.
+    #[expect(
+        clippy::panic,
+        reason = "parsing no arguments against our own defaults cannot fail; a failure is a programming error caught by every test"
+    )]
+    fn default() -> Self {
+        use clap::FromArgMatches;
+        let cmd = <OutputArgs as Args>::augment_args(clap::Command::new("defaults"));
+        let m = cmd.get_matches_from(["defaults"]);
+        OutputArgs::from_arg_matches(&m).unwrap_or_else(|e| panic!("output defaults: {e}"))
+    }
+}
+
+/// `1000`, `64k`, `10M`, `1G` (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mul) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (t.get(..i).unwrap_or(""), 1u64 << 10),
+        Some((i, 'm' | 'M')) => (t.get(..i).unwrap_or(""), 1 << 20),
+        Some((i, 'g' | 'G')) => (t.get(..i).unwrap_or(""), 1 << 30),
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{s:?} is not a size (e.g. 1000, 64k, 10M, 1G)"))
 }
 
 /// Engine and pipeline settings.

@@ -34,6 +34,7 @@ fn pass(
         stats: false,
         state: state.to_path_buf(),
         models: margs,
+        out: crate::cli::OutputArgs::default(),
         engine: EngineArgs {
             threads: engine.threads,
             max_flows: engine.max_flows,

@@ -1,13 +1,11 @@
 //! `iomt-sensor`: exit 0 on success, 1 on a runtime failure, 2 on bad usage or a bad input file, with
 //! one line on stderr.
 
-use clap::Parser;
-use iomt_sensor::cli::Cli;
 use iomt_sensor::run::{run, InputError};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = iomt_sensor::config::parse_args();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

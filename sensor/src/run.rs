@@ -2,15 +2,17 @@
 
 use crate::capture::live::{LiveOptions, LiveSource, PcapCounters};
 use crate::capture::{CaptureError, FileReader, ReadMode};
-use crate::cli::{Command, Common};
+use crate::cli::{Command, Common, OutputArgs};
 use crate::eve::{EveSink, Style, TypeFilter};
+use crate::output::syslog::TlsFiles;
+use crate::output::{ConfigError, OutputConfig, OutputStats, Outputs};
 use crate::pipeline::{Pipeline, PipelineStats, Sink};
 use crate::stats::{print_stats, RunTotals};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// An error that is the user's input (a bad file, a bad option): exit status 2.
 #[derive(Debug, thiserror::Error)]
@@ -28,9 +30,9 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             for p in &pcaps {
                 FileReader::open(p, read_mode).map_err(input_error)?;
             }
-            let sink = eve_sink(common.eve.as_deref(), common.eve_types.clone(), Style::Json)?;
+            let (sink, out) = outputs(&common, false)?;
             let sink = crate::modelsink::wrap(&common, sink)?;
-            replay(&pcaps, read_mode, &common, sink)
+            replay_with_outputs(&pcaps, read_mode, &common, sink, Some(out))
         }
         Command::Decode {
             pcaps,
@@ -57,6 +59,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                     internal_net: Vec::new(),
                 },
                 engine,
+                out: OutputArgs::default(),
             };
             replay(&pcaps, read_mode, &common, sink)
         }
@@ -68,7 +71,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             promisc,
             buffer_size,
         } => {
-            let sink = eve_sink(common.eve.as_deref(), common.eve_types.clone(), Style::Json)?;
+            let (sink, out) = outputs(&common, true)?;
             let sink = crate::modelsink::wrap(&common, sink)?;
             let opts = LiveOptions {
                 iface,
@@ -77,7 +80,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 promisc,
                 buffer_size,
             };
-            live(&opts, &common, sink)
+            live(&opts, &common, sink, &out)
         }
         Command::Inventory { json, state } => crate::cmd_inventory::run(&state, json),
         Command::Eval {
@@ -111,11 +114,52 @@ fn eve_sink(
     Ok(Box::new(EveSink::new(out, filter, style)))
 }
 
+/// The output side (EVE, syslog, spool) from the options; configuration errors exit 2.
+fn outputs(common: &Common, live: bool) -> anyhow::Result<(Box<dyn Sink>, Arc<OutputStats>)> {
+    let o = &common.out;
+    let cfg = OutputConfig {
+        eve: common.eve.clone(),
+        eve_types: common.eve_types.clone(),
+        eve_rotate_size: o.eve_rotate_size,
+        syslog: o.syslog.clone(),
+        format: o.syslog_format,
+        facility: o.syslog_facility,
+        severity: o.syslog_severity_map,
+        tls: TlsFiles {
+            ca: o.syslog_ca.clone(),
+            cert: o.syslog_cert.clone(),
+            key: o.syslog_key.clone(),
+        },
+        state: common.state.clone(),
+        spool_cap: o.spool_cap,
+        phi: o.phi_guard.clone(),
+        live,
+        drain: Duration::from_secs(o.syslog_drain_timeout),
+        stats_interval: Some(Duration::from_secs(o.stats_interval)),
+    };
+    match Outputs::start(&cfg) {
+        Ok((sink, stats)) => Ok((Box::new(sink), stats)),
+        Err(e) if e.downcast_ref::<ConfigError>().is_some() => Err(InputError(e).into()),
+        Err(e) => Err(e),
+    }
+}
+
 pub(crate) fn replay(
     pcaps: &[PathBuf],
     mode: ReadMode,
     common: &Common,
     sink: Box<dyn Sink>,
+) -> anyhow::Result<()> {
+    replay_with_outputs(pcaps, mode, common, sink, None)
+}
+
+/// `replay`, printing the output side's counters with `--stats`.
+fn replay_with_outputs(
+    pcaps: &[PathBuf],
+    mode: ReadMode,
+    common: &Common,
+    sink: Box<dyn Sink>,
+    out: Option<Arc<OutputStats>>,
 ) -> anyhow::Result<()> {
     // Open every file first: a missing or unrecognised file fails before any work is done.
     let mut readers = Vec::with_capacity(pcaps.len());
@@ -160,6 +204,9 @@ pub(crate) fn replay(
     let stats = pipeline.finish()?;
     if common.stats {
         print_stats(&stats, &totals, started.elapsed(), None);
+        if let Some(o) = out {
+            o.print();
+        }
     }
     match failure {
         Some(e) => Err(input_error(e)),
@@ -171,7 +218,12 @@ fn input_error(e: CaptureError) -> anyhow::Error {
     InputError(anyhow::Error::new(e)).into()
 }
 
-fn live(opts: &LiveOptions, common: &Common, sink: Box<dyn Sink>) -> anyhow::Result<()> {
+fn live(
+    opts: &LiveOptions,
+    common: &Common,
+    sink: Box<dyn Sink>,
+    out: &OutputStats,
+) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut source = LiveSource::open(opts)?;
     // SIGINT/SIGTERM: a thread (not the handler) sets the flag and breaks libpcap out of its wait.
@@ -208,6 +260,7 @@ fn live(opts: &LiveOptions, common: &Common, sink: Box<dyn Sink>) -> anyhow::Res
             ..RunTotals::default()
         };
         print_stats(&stats, &totals, started.elapsed(), Some(counters));
+        out.print();
     }
     result
 }

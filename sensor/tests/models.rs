@@ -212,7 +212,8 @@ fn sigkill_mid_replay_keeps_the_committed_baseline() {
         "--mode".into(),
         "learn".into(),
     ];
-    for _ in 0..40 {
+    // 600 copies (about 4 GB): far longer than the 1.5 s before the kill on any machine we run on.
+    for _ in 0..600 {
         args.push(s(&capture("scenario/test.pcap")).into());
         args.push(s(&capture("scenario/baseline.pcap")).into());
     }
