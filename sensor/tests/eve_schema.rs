@@ -145,6 +145,8 @@ fn every_eve_line_validates() {
     let all = t.path("all.json");
     let mut args: Vec<String> = vec![
         "replay".into(),
+        "--state".into(),
+        t.path("state").display().to_string(),
         "--eve-types".into(),
         "all".into(),
         "--eve".into(),
