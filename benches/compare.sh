@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 cap=${1:-captures/big/hospital-1g.pcap}
 [ -f "$cap" ] || { echo "compare.sh: no capture $cap (see the header of this script)" >&2; exit 2; }
 cargo build --release -q -p iomt-sensor -p iomt-benches
-bytes=$(stat -c %s "$cap")
+bytes=$(stat -L -c %s "$cap")
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 declare -A secs rss
 run() { # name command...
