@@ -110,6 +110,12 @@ struct Live {
 }
 
 const MAX_WINDOW_SET: usize = 1024;
+/// Device profiles kept at most. Past it (a flood from spoofed internal sources) new addresses are
+/// counted in `devices_over_cap`, not profiled, so memory stays bounded whatever the traffic.
+pub const MAX_DEVICES: usize = 100_000;
+/// Per-address activity windows kept at most; idle ones are pruned when full (once per ten minutes
+/// of capture time), and past it new addresses share one scratch window.
+pub const MAX_LIVE: usize = 100_000;
 
 struct Open {
     start: u64,
@@ -142,6 +148,12 @@ pub struct Models {
     store: Option<Store>,
     alerts_new: Vec<Alert>,
     alert_counts: HashMap<String, u64>,
+    /// Addresses not profiled because [`MAX_DEVICES`] was reached.
+    pub devices_over_cap: u64,
+    /// Activity windows not kept because [`MAX_LIVE`] was reached.
+    pub live_over_cap: u64,
+    live_pruned_ten: u64,
+    scratch_live: Live,
     since_flush: u64,
     flush_capture: u64,
     flush_wall: Instant,
@@ -236,6 +248,10 @@ impl Models {
             store,
             alerts_new: Vec::new(),
             alert_counts: HashMap::new(),
+            devices_over_cap: 0,
+            live_over_cap: 0,
+            live_pruned_ten: u64::MAX,
+            scratch_live: Live::default(),
             since_flush: 0,
             flush_capture: 0,
             flush_wall: Instant::now(),
@@ -367,6 +383,10 @@ impl Models {
     fn touch(&mut self, ip: IpAddr, mac: Option<[u8; 6]>) -> bool {
         let now = self.now;
         let learning = self.learning();
+        if self.devices.len() >= MAX_DEVICES && !self.devices.contains_key(&ip) {
+            self.devices_over_cap = self.devices_over_cap.saturating_add(1);
+            return false;
+        }
         self.dirty.insert(ip);
         if let Some(d) = self.devices.get_mut(&ip) {
             d.last_seen_ns = now;
@@ -454,6 +474,18 @@ impl Models {
     fn live(&mut self, ip: IpAddr) -> &mut Live {
         let now = self.now;
         let learning = self.learning();
+        if self.live.len() >= MAX_LIVE && !self.live.contains_key(&ip) {
+            let ten = now / TEN_MIN;
+            if self.live_pruned_ten != ten {
+                self.live_pruned_ten = ten;
+                self.live.retain(|_, l| l.ten.saturating_add(1) >= ten);
+            }
+            if self.live.len() >= MAX_LIVE {
+                self.live_over_cap = self.live_over_cap.saturating_add(1);
+                self.scratch_live = Live::default();
+                return &mut self.scratch_live;
+            }
+        }
         let l = self.live.entry(ip).or_default();
         let min = now / MINUTE;
         let ten = now / TEN_MIN;
