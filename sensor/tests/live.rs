@@ -94,7 +94,7 @@ fn live_capture_on_a_veth_sees_what_replay_sees() {
             "2",
             "--stats",
             "--eve-types",
-            "flow",
+            "flow,dicom",
             "--eve",
         ])
         .arg(&eve)
@@ -143,7 +143,31 @@ fn live_capture_on_a_veth_sees_what_replay_sees() {
         .output()
         .unwrap();
     assert!(replay.status.success(), "tcpreplay: {}", stderr(&replay));
-    std::thread::sleep(Duration::from_millis(500));
+    // Events reach the EVE file while the link is quiet, without waiting for more traffic or the end:
+    // every DICOM event a replay of the file gives must be there within 10 s of the last packet.
+    let o = sensor(&["decode", "--json", pcap.to_str().unwrap()]);
+    let want = json_lines(&stdout(&o))
+        .iter()
+        .filter(|v| v["event_type"] == "dicom")
+        .count();
+    assert!(want > 0);
+    let waited = Instant::now();
+    let mut have = 0;
+    while waited.elapsed() < Duration::from_secs(10) {
+        let text = std::fs::read_to_string(&eve).unwrap_or_default();
+        have = text
+            .lines()
+            .filter(|l| l.contains("\"event_type\":\"dicom\""))
+            .count();
+        if have >= want {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        have, want,
+        "DICOM events in the EVE file before the sensor was stopped"
+    );
     // SIGTERM: the sensor stops, ends its flows, writes them and prints --stats.
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

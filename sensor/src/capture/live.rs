@@ -1,9 +1,11 @@
 //! Live capture with libpcap (the `pcap` crate).
 //!
 //! Frames are copied once, from libpcap's buffer into a batch buffer, and handed on as a [`Chunk`] like
-//! replay's. A batch is closed when it is full or when libpcap's read timeout (100 ms) passes without a
-//! packet, so a quiet link still delivers promptly. A stop flag (set by SIGINT/SIGTERM) ends capture at
-//! the next timeout at the latest.
+//! replay's. The capture is non-blocking: a batch is closed when it is full or as soon as libpcap has
+//! nothing more to give, so a quiet link delivers its last packets at once (a blocking read on Linux's
+//! TPACKET_V3 ring can hold a partial batch until the next packet arrives). While the link is idle the
+//! reader sleeps 1 ms, backing off to 10 ms. A stop flag (set on SIGINT/SIGTERM) is checked between
+//! reads.
 
 use super::{Chunk, FrameMeta, LinkType, PooledBuf, Storage, CHUNK_BYTES};
 use iomt_parsers::Ts;
@@ -49,7 +51,9 @@ impl LiveSource {
         }
         let mut cap = inactive
             .open()
-            .with_context(|| format!("cannot capture on {}", opts.iface))?;
+            .with_context(|| format!("cannot capture on {}", opts.iface))?
+            .setnonblock()
+            .with_context(|| format!("cannot set {} non-blocking", opts.iface))?;
         if let Some(bpf) = &opts.bpf {
             cap.filter(bpf, true)
                 .with_context(|| format!("bad BPF filter {bpf:?}"))?;
@@ -88,6 +92,7 @@ impl LiveSource {
             .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES));
         buf.clear();
         let mut frames = Vec::new();
+        let mut idle = std::time::Duration::from_millis(1);
         loop {
             if stop.load(Ordering::Relaxed) {
                 if frames.is_empty() {
@@ -97,6 +102,7 @@ impl LiveSource {
             }
             match self.cap.next_packet() {
                 Ok(p) => {
+                    idle = std::time::Duration::from_millis(1);
                     let start = buf.len();
                     buf.extend_from_slice(p.data);
                     let ts = Ts((p.header.ts.tv_sec.max(0) as u64)
@@ -114,9 +120,12 @@ impl LiveSource {
                     }
                 }
                 Err(pcap::Error::TimeoutExpired) => {
+                    // Nothing waiting: hand on what we have, or wait a little.
                     if !frames.is_empty() {
                         break;
                     }
+                    std::thread::sleep(idle);
+                    idle = (idle * 2).min(std::time::Duration::from_millis(10));
                 }
                 Err(pcap::Error::NoMorePackets) => {
                     if frames.is_empty() {
