@@ -93,6 +93,15 @@ impl Direction {
             Direction::ToClient => 1,
         }
     }
+
+    /// This direction's half of a per-direction pair (`[to_server, to_client]`).
+    pub fn of<T>(self, pair: &mut [T; 2]) -> &mut T {
+        let [a, b] = pair;
+        match self {
+            Direction::ToServer => a,
+            Direction::ToClient => b,
+        }
+    }
 }
 
 /// Application protocols the sensor decodes over TCP.

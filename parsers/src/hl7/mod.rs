@@ -345,11 +345,7 @@ impl Hl7Parser {
         dir: Direction,
         out: &'s mut Vec<AppEvent>,
     ) -> (&'s mut DirStream, Emit<'s>) {
-        let [a, b] = &mut self.dirs;
-        let d = match dir {
-            Direction::ToServer => a,
-            Direction::ToClient => b,
-        };
+        let d = dir.of(&mut self.dirs);
         (
             d,
             Emit {
@@ -394,11 +390,7 @@ struct Emit<'a> {
 
 impl Emit<'_> {
     fn summary(&mut self, d: Direction) -> &mut DirSummary {
-        let [a, b] = &mut self.stats.s;
-        match d {
-            Direction::ToServer => a,
-            Direction::ToClient => b,
-        }
+        d.of(&mut self.stats.s)
     }
 }
 

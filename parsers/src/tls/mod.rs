@@ -429,11 +429,7 @@ impl TlsParser {
     }
 
     fn dir_mut(&mut self, dir: Direction) -> &mut Dir {
-        let [a, b] = &mut self.dirs;
-        match dir {
-            Direction::ToServer => a,
-            Direction::ToClient => b,
-        }
+        dir.of(&mut self.dirs)
     }
 
     fn progress(&self) -> Progress {
