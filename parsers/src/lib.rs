@@ -50,6 +50,8 @@ pub mod dicom;
 pub mod hl7;
 pub mod ieee20601;
 pub mod sdc;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod tls;
 pub mod wire;
 

@@ -86,6 +86,21 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Fills a fixed-size header that arrives split across `feed` calls: copies from the front of `input`
+/// into `buf[*len..want]`, advancing `input` and `*len`. Returns true when the header is complete
+/// (`*len == want`). `want` is capped at `buf.len()`, so no length field can overrun the buffer.
+pub fn fill_fixed(buf: &mut [u8], len: &mut usize, want: usize, input: &mut &[u8]) -> bool {
+    let want = want.min(buf.len());
+    let n = want.saturating_sub(*len).min(input.len());
+    let (head, rest) = input.split_at_checked(n).unwrap_or((&[], input));
+    if let Some(dst) = buf.get_mut(*len..len.saturating_add(n)) {
+        dst.copy_from_slice(head);
+    }
+    *len = len.saturating_add(n);
+    *input = rest;
+    *len == want
+}
+
 /// A bounded accumulator for headers split across `feed` calls.
 ///
 /// Typical use: `if !buf.fill(&mut input, 6) { return }` — copies from `input` until the buffer holds 6
@@ -170,6 +185,18 @@ mod tests {
         assert_eq!(r.take(usize::MAX), None);
         assert_eq!(r.u8(), Some(3));
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn fixed_header_fills_across_calls() {
+        let mut buf = [0u8; 5];
+        let mut len = 0;
+        let mut input: &[u8] = &[1, 2, 3];
+        assert!(!fill_fixed(&mut buf, &mut len, 5, &mut input));
+        assert!(input.is_empty());
+        let mut input: &[u8] = &[4, 5, 6];
+        assert!(fill_fixed(&mut buf, &mut len, 5, &mut input));
+        assert_eq!((buf, input), ([1, 2, 3, 4, 5], &[6u8][..]));
     }
 
     #[test]

@@ -441,15 +441,7 @@ impl Ieee20601Parser {
             match d.st {
                 St::Dead => return,
                 St::Header => {
-                    let want = 4usize.saturating_sub(d.hdr_len);
-                    let n = want.min(data.len());
-                    let (head, rest) = data.split_at(n);
-                    data = rest;
-                    if let Some(dst) = d.hdr.get_mut(d.hdr_len..d.hdr_len.saturating_add(n)) {
-                        dst.copy_from_slice(head);
-                    }
-                    d.hdr_len = d.hdr_len.saturating_add(n);
-                    if d.hdr_len == 4 {
+                    if crate::wire::fill_fixed(&mut d.hdr, &mut d.hdr_len, 4, &mut data) {
                         self.on_header(dir, out);
                     }
                 }

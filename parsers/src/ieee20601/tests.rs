@@ -671,18 +671,7 @@ proptest! {
         b.extend(stream[i].1.iter().copied());
         stream[i].1 = b;
         let whole = run(&stream, &one_shot);
-        let split = |b: &[u8]| {
-            let mut v = Vec::new();
-            let mut rest = b;
-            let mut k = 0;
-            while !rest.is_empty() {
-                let n = cuts[k % cuts.len()].min(rest.len());
-                v.push(rest[..n].to_vec());
-                rest = &rest[n..];
-                k += 1;
-            }
-            v
-        };
+        let split = |b: &[u8]| crate::testutil::split_by(&cuts, b);
         prop_assert_eq!(run(&stream, &split), whole);
     }
 
@@ -702,18 +691,7 @@ proptest! {
     fn random_splits_equal_one_shot(cuts in proptest::collection::vec(1usize..64, 1..40)) {
         let stream = session();
         let whole = run(&stream, &one_shot);
-        let split = |b: &[u8]| {
-            let mut v = Vec::new();
-            let mut rest = b;
-            let mut i = 0;
-            while !rest.is_empty() {
-                let n = cuts[i % cuts.len()].min(rest.len());
-                v.push(rest[..n].to_vec());
-                rest = &rest[n..];
-                i += 1;
-            }
-            v
-        };
+        let split = |b: &[u8]| crate::testutil::split_by(&cuts, b);
         prop_assert_eq!(run(&stream, &split), whole);
     }
 

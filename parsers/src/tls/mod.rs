@@ -745,15 +745,7 @@ impl TlsParser {
             match d.rec {
                 RecState::Dead => return,
                 RecState::Header => {
-                    let want = 5usize.saturating_sub(d.hdr_len);
-                    let n = want.min(data.len());
-                    let (head, rest) = data.split_at(n);
-                    data = rest;
-                    if let Some(dst) = d.hdr.get_mut(d.hdr_len..d.hdr_len.saturating_add(n)) {
-                        dst.copy_from_slice(head);
-                    }
-                    d.hdr_len = d.hdr_len.saturating_add(n);
-                    if d.hdr_len == 5 {
+                    if crate::wire::fill_fixed(&mut d.hdr, &mut d.hdr_len, 5, &mut data) {
                         self.on_header(dir, out);
                     }
                 }

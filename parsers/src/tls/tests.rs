@@ -566,18 +566,7 @@ proptest! {
         b.extend(stream[i].1.iter().copied());
         stream[i].1 = b;
         let whole = run(&stream, &one_shot);
-        let split = |b: &[u8]| {
-            let mut v = Vec::new();
-            let mut rest = b;
-            let mut k = 0;
-            while !rest.is_empty() {
-                let n = cuts[k % cuts.len()].min(rest.len());
-                v.push(rest[..n].to_vec());
-                rest = &rest[n..];
-                k += 1;
-            }
-            v
-        };
+        let split = |b: &[u8]| crate::testutil::split_by(&cuts, b);
         prop_assert_eq!(run(&stream, &split), whole);
     }
 
@@ -598,18 +587,7 @@ proptest! {
                                     which in 0usize..2) {
         let stream = if which == 0 { tls13_session() } else { tls12_session() };
         let whole = run(&stream, &one_shot);
-        let split = |b: &[u8]| {
-            let mut v = Vec::new();
-            let mut rest = b;
-            let mut i = 0;
-            while !rest.is_empty() {
-                let n = cuts[i % cuts.len()].min(rest.len());
-                v.push(rest[..n].to_vec());
-                rest = &rest[n..];
-                i += 1;
-            }
-            v
-        };
+        let split = |b: &[u8]| crate::testutil::split_by(&cuts, b);
         prop_assert_eq!(run(&stream, &split), whole);
     }
 
