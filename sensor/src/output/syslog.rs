@@ -243,19 +243,10 @@ impl Conn {
                     return false;
                 }
                 let ok = loop {
-                    match c.read_tls(s) {
-                        Ok(0) => break false,
-                        Ok(_) => match c.process_new_packets() {
-                            Ok(st) if st.peer_has_closed() => break false,
-                            Ok(_) => {
-                                let mut b = [0u8; 256];
-                                while matches!(c.reader().read(&mut b), Ok(n) if n > 0) {}
-                            }
-                            Err(_) => break false,
-                        },
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break true,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(_) => break false,
+                    match read_tls_discarding(c, s) {
+                        Ok(TlsRead::PeerClosed) | Err(TlsReadError::Fatal) => break false,
+                        Ok(TlsRead::More) | Err(TlsReadError::Interrupted) => continue,
+                        Err(TlsReadError::WouldBlock) => break true,
                     }
                 };
                 ok && s.set_nonblocking(false).is_ok()
@@ -301,22 +292,50 @@ impl Conn {
                     if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
                         return false;
                     }
-                    match c.read_tls(s) {
-                        Ok(0) => return true,
-                        Ok(_) => match c.process_new_packets() {
-                            Ok(st) if st.peer_has_closed() => return true,
-                            Ok(_) => {
-                                let mut b = [0u8; 256];
-                                while matches!(c.reader().read(&mut b), Ok(n) if n > 0) {}
-                            }
-                            Err(_) => return false,
-                        },
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(_) => return false,
+                    match read_tls_discarding(c, s) {
+                        Ok(TlsRead::PeerClosed) => return true,
+                        Ok(TlsRead::More) | Err(TlsReadError::Interrupted) => continue,
+                        Err(TlsReadError::WouldBlock | TlsReadError::Fatal) => return false,
                     }
                 }
             }
         }
+    }
+}
+
+enum TlsRead {
+    /// EOF or the receiver's close_notify.
+    PeerClosed,
+    /// Records were read (any plaintext is discarded); there may be more.
+    More,
+}
+
+enum TlsReadError {
+    WouldBlock,
+    Interrupted,
+    /// A socket error or a TLS error (a fatal alert from the receiver).
+    Fatal,
+}
+
+/// One read from the socket into the TLS session, discarding any plaintext the receiver sent.
+fn read_tls_discarding(
+    c: &mut ClientConnection,
+    s: &mut TcpStream,
+) -> Result<TlsRead, TlsReadError> {
+    match c.read_tls(s) {
+        Ok(0) => Ok(TlsRead::PeerClosed),
+        Ok(_) => match c.process_new_packets() {
+            Ok(st) if st.peer_has_closed() => Ok(TlsRead::PeerClosed),
+            Ok(_) => {
+                let mut b = [0u8; 256];
+                while matches!(c.reader().read(&mut b), Ok(n) if n > 0) {}
+                Ok(TlsRead::More)
+            }
+            Err(_) => Err(TlsReadError::Fatal),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Err(TlsReadError::WouldBlock),
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(TlsReadError::Interrupted),
+        Err(_) => Err(TlsReadError::Fatal),
     }
 }
 
