@@ -24,12 +24,13 @@ use crate::record::Record;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use hdrhistogram::Histogram;
 use iomt_parsers::Ts;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 /// Chunks in flight per worker.
-const QUEUE: usize = 8;
+pub const QUEUE: usize = 8;
 
 struct Work {
     chunk: Arc<Chunk>,
@@ -64,6 +65,10 @@ pub struct PipelineStats {
     pub dropped_queue_full: u64,
     /// Highest number of chunks waiting in any worker queue.
     pub queue_high_water: usize,
+    /// Highest number of chunk answers waiting in the merger's queue.
+    pub merger_queue_high_water: usize,
+    /// Each worker's own counters (how evenly the shards share the load).
+    pub per_worker: Vec<EngineStats>,
     /// Chunk read → its records handed to the sink, in microseconds.
     pub latency_us: Option<Histogram<u64>>,
 }
@@ -79,6 +84,7 @@ pub struct Pipeline {
     clock: Ts,
     live: bool,
     shard_scratch: Vec<Vec<u32>>,
+    merger_high_water: Arc<AtomicUsize>,
     pub dropped_queue_full: u64,
     pub queue_high_water: usize,
     pub chunks: u64,
@@ -95,16 +101,18 @@ impl Pipeline {
         let n = threads.max(1);
         let (done_tx, done_rx) = bounded::<(usize, Done)>(QUEUE * n);
         let mut workers = Vec::with_capacity(n);
+        let merger_high_water = Arc::new(AtomicUsize::new(0));
         for w in 0..n {
             let (tx, rx) = bounded::<(u64, Work)>(QUEUE);
             let done_tx = done_tx.clone();
+            let hw = merger_high_water.clone();
             let mut wcfg = cfg.clone();
             // The flow and reassembly caps are for the whole sensor: each worker gets its share.
             wcfg.max_flows = (cfg.max_flows / n).max(1);
             wcfg.reassembly_cap = (cfg.reassembly_cap / n).max(1);
             let handle = std::thread::Builder::new()
                 .name(format!("worker-{w}"))
-                .spawn(move || worker(w, rx, done_tx, Engine::new(wcfg)))
+                .spawn(move || worker(w, rx, done_tx, &hw, Engine::new(wcfg)))
                 .map_err(|e| anyhow::anyhow!("cannot start a worker thread: {e}"))?;
             workers.push((tx, handle));
         }
@@ -120,6 +128,7 @@ impl Pipeline {
             clock: Ts(0),
             live,
             shard_scratch: vec![Vec::new(); n],
+            merger_high_water,
             dropped_queue_full: 0,
             queue_high_water: 0,
             chunks: 0,
@@ -190,7 +199,9 @@ impl Pipeline {
                 .join()
                 .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
             stats.engine.merge(&s);
+            stats.per_worker.push(s);
         }
+        stats.merger_queue_high_water = self.merger_high_water.load(Relaxed);
         let (records, hist) = self
             .merger
             .join()
@@ -224,6 +235,7 @@ fn worker(
     w: usize,
     rx: Receiver<(u64, Work)>,
     done: Sender<(usize, Done)>,
+    high_water: &AtomicUsize,
     mut engine: Engine,
 ) -> EngineStats {
     let mut out = Vec::new();
@@ -236,6 +248,7 @@ fn worker(
         engine.advance(work.clock, &mut out);
         drop(work.chunk);
         let records = std::mem::take(&mut out);
+        high_water.fetch_max(done.len(), Relaxed);
         if done
             .send((
                 w,

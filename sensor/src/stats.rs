@@ -67,9 +67,25 @@ pub fn print_stats(s: &PipelineStats, t: &RunTotals, wall: Duration, pcap: Optio
         e.app_events, e.anomalies, s.records
     ));
     line(format!(
-        "pipeline: chunks {}, queue high water {}, frames dropped (queue full) {}",
-        s.chunks, s.queue_high_water, s.dropped_queue_full
+        "pipeline: chunks {}, worker queue high water {} of {}, merger queue high water {}, frames dropped (queue full) {}",
+        s.chunks,
+        s.queue_high_water,
+        crate::pipeline::QUEUE,
+        s.merger_queue_high_water,
+        s.dropped_queue_full
     ));
+    let per: Vec<String> = s
+        .per_worker
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            format!(
+                "{i}: frames {} bytes {} flows {} events {}",
+                w.frames, w.bytes, w.flows_created, w.app_events
+            )
+        })
+        .collect();
+    line(format!("workers: {}", per.join("; ")));
     if let Some(h) = &s.latency_us {
         if !h.is_empty() {
             line(format!(

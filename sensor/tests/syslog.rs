@@ -479,6 +479,14 @@ fn rfc5424_over_udp_and_tcp() {
     assert_eq!(eve[3]["alert"]["id"], alerts[3].id.as_str());
     // Everything confirmed: the spool is empty.
     assert_eq!(stats.left_spooled.load(Relaxed), 0);
+    // Every alert has an event-to-alert latency sample (its first delivery), and `--stats` says so.
+    let (samples, p50, _, max) = stats.alert_clock.summary().expect("latency samples");
+    assert_eq!(samples, 20);
+    assert!(p50 >= 1 && p50 <= max, "p50 {p50} max {max}");
+    assert!(stats
+        .lines()
+        .iter()
+        .any(|l| l.starts_with("latency event -> alert written to syslog (us)")));
 }
 
 /// CEF: `CEF:0|Vendor|Product|Version|SignatureID|Name|Severity|Extension`, header `\|` `\\`, extension

@@ -77,12 +77,72 @@ pub struct OutputStats {
     pub left_spooled: AtomicU64,
     pub confirmed_seq: AtomicI64,
     pub spool_errors: AtomicU64,
+    pub alert_clock: AlertClock,
+}
+
+/// Event-to-alert latency: from the moment the merger hands an alert (just raised by the models on the
+/// event that triggered it) to the output side, to the moment a syslog destination has written it to
+/// its receiver (first destination; spooling to SQLite included).
+#[derive(Debug)]
+pub struct AlertClock {
+    born: Mutex<std::collections::HashMap<String, Instant>>,
+    hist: Mutex<Option<hdrhistogram::Histogram<u64>>>,
+}
+
+/// Alerts whose birth is remembered at once; more (a flood of alerts stuck behind a receiver that is
+/// down) are delivered without a latency sample.
+const ALERT_CLOCK_CAP: usize = 16_384;
+
+impl Default for AlertClock {
+    fn default() -> AlertClock {
+        AlertClock {
+            born: Mutex::default(),
+            hist: Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 86_400_000_000, 3).ok()),
+        }
+    }
+}
+
+impl AlertClock {
+    pub fn born(&self, id: &str) {
+        if let Ok(mut m) = self.born.lock() {
+            if m.len() < ALERT_CLOCK_CAP {
+                m.entry(id.to_owned()).or_insert_with(Instant::now);
+            }
+        }
+    }
+
+    /// A destination wrote the alert to its receiver.
+    pub fn delivered(&self, id: &str) {
+        let Some(at) = self.born.lock().ok().and_then(|mut m| m.remove(id)) else {
+            return;
+        };
+        if let Ok(mut h) = self.hist.lock() {
+            if let Some(h) = h.as_mut() {
+                let us = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let _ = h.record(us.max(1));
+            }
+        }
+    }
+
+    /// (samples, p50, p99, max) in microseconds.
+    pub fn summary(&self) -> Option<(u64, u64, u64, u64)> {
+        let h = self.hist.lock().ok()?;
+        let h = h.as_ref()?;
+        (!h.is_empty()).then(|| {
+            (
+                h.len(),
+                h.value_at_quantile(0.5),
+                h.value_at_quantile(0.99),
+                h.max(),
+            )
+        })
+    }
 }
 
 impl OutputStats {
     pub fn lines(&self) -> Vec<String> {
         let g = |a: &AtomicU64| a.load(Relaxed);
-        vec![
+        let mut lines = vec![
             format!(
                 "outputs: eve lines {}, eve rotations {}, alerts {}, alerts dropped (queue full) {}, phi guard withheld {}",
                 g(&self.eve_lines),
@@ -106,7 +166,13 @@ impl OutputStats {
                 g(&self.connect_failures),
                 g(&self.send_failures)
             ),
-        ]
+        ];
+        if let Some((n, p50, p99, max)) = self.alert_clock.summary() {
+            lines.push(format!(
+                "latency event -> alert written to syslog (us): p50 {p50} p99 {p99} max {max} ({n} alerts)"
+            ));
+        }
+        lines
     }
 
     pub fn print(&self) {
@@ -291,6 +357,14 @@ impl Outputs {
             },
             "rss_kb": crate::stats::proc_status_kb("VmRSS").unwrap_or(0),
         });
+        let mut obj = obj;
+        if let (Some((n, p50, p99, max)), Some(o)) = (st.alert_clock.summary(), obj.as_object_mut())
+        {
+            o.insert(
+                "alert_latency_us".into(),
+                serde_json::json!({"samples": n, "p50": p50, "p99": p99, "max": max}),
+            );
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
@@ -353,6 +427,7 @@ impl Sink for Outputs {
             }
             if let (Body::Alert(a), Some(tx)) = (&r.body, &self.tx) {
                 self.stats.alerts.fetch_add(1, Relaxed);
+                self.stats.alert_clock.born(&a.id);
                 let item = (
                     (**a).clone(),
                     String::from_utf8_lossy(&self.line).into_owned(),

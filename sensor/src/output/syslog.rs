@@ -472,7 +472,7 @@ pub fn run_dest(
                     let stream = d.target.transport != Transport::Udp;
                     // TCP/TLS: the batch goes out in one write; (seq, withheld) in order.
                     let mut buf: Vec<u8> = Vec::new();
-                    let mut seqs: Vec<(i64, bool)> = Vec::new();
+                    let mut seqs: Vec<(i64, bool, String)> = Vec::new();
                     for r in rows {
                         let msg = format(d.format, &d.header, &r.alert, &r.eve);
                         let withheld = d.phi.as_ref().is_some_and(|g| g.hit(&msg));
@@ -485,13 +485,14 @@ pub fn run_dest(
                                 buf.extend_from_slice(format!("{} ", msg.len()).as_bytes());
                                 buf.extend_from_slice(msg.as_bytes());
                             }
-                            seqs.push((r.seq, withheld));
+                            seqs.push((r.seq, withheld, r.alert.id));
                             continue;
                         }
                         if !withheld {
                             match c.send(msg.as_bytes()) {
                                 Ok(()) => {
                                     st.sent.fetch_add(1, Relaxed);
+                                    st.alert_clock.delivered(&r.alert.id);
                                 }
                                 // Fire-and-forget: a refused datagram is counted, not resent.
                                 Err(_) => {
@@ -512,10 +513,11 @@ pub fn run_dest(
                             Ok(()) => {
                                 let at = Instant::now();
                                 let old = at.checked_sub(CONFIRM_AFTER).unwrap_or(at);
-                                for (seq, withheld) in seqs {
+                                for (seq, withheld, id) in seqs {
                                     sent = seq;
                                     if !withheld {
                                         st.sent.fetch_add(1, Relaxed);
+                                        st.alert_clock.delivered(&id);
                                     }
                                     inflight.push_back((seq, if withheld { old } else { at }));
                                 }
