@@ -99,10 +99,13 @@ def main():
             for _ in range(n["adt"]):
                 w.emit(lib.hl7, [rng.choice(lib.adt + lib.orm)], t + rng.uniform(0, win - 60), S.MAP_HL7, sink=batch)
             # SDC session and NTP
-            for _ in range(n["sdc"]):
+            for k in range(n["sdc"]):
                 ts = t + rng.uniform(0, win - 30)
-                w.emit(lib.sdc, lib.wsd, ts, S.MAP_SDC, keep_ports=True, sink=batch)
-                w.emit(lib.sdc, lib.sdc_pump, ts + 2, S.MAP_SDC, keep_ports=True, sink=batch)
+                # ports are kept (the provider's port is in the discovery payload): sessions that may
+                # overlap in time get their own consumer address, so no two share a 5-tuple
+                m = S.MAP_SDC if k == 0 else dict(S.MAP_SDC, **{S.LAB + "70": f"10.20.11.{70 + k}"})
+                w.emit(lib.sdc, lib.wsd, ts, m, keep_ports=True, sink=batch)
+                w.emit(lib.sdc, lib.sdc_pump, ts + 2, m, keep_ports=True, sink=batch)
             w.emit(lib.noise, lib.ntp[:1], t + rng.uniform(0, win - 60), {S.LAB + "1": "10.20.0.1",
                                                                      S.LAB + "60": rng.choice(monitors)}, sink=batch)
             batch.sort(key=lambda x: x[0])
