@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Side-by-side throughput on one capture, in one run: the frame-walk floor, iomt-sensor at 1/2/4/8
 # workers (all parsers, models and EVE alerts on), tshark with its DICOM and HL7 dissectors, and
-# Suricata with no rules and EVE off. Prints seconds, Gbit/s, peak RSS and the ratios.
+# Suricata with no rules and EVE off. Prints seconds, Gbit/s, frames/s, peak RSS and the ratios.
 #
 #   benches/compare.sh [CAPTURE]      (default: captures/big/hospital-1g.pcap; make it with
-#                                      `python3 captures/gen/bigcapture.py captures/big/hospital-1g.pcap --gib 1.0`)
+#                                      `python3 captures/gen/bigcapture.py captures/big/hospital-1g.pcap --gib 1.0`;
+#                                      the packet-heavy one with
+#                                      `python3 captures/gen/bigcapture.py captures/big/hospital-ward-1.5g.pcap --gib 1.4 --mix ward`)
 #
 # Needs tshark (Debian) and, for the Suricata column, suricata (Debian bookworm-backports); a missing
 # tool's row says so and the rest still runs. Run it on an otherwise idle machine: wall time is measured.
@@ -23,10 +25,12 @@ run() { # name command...
   /usr/bin/time -f "%M" -o "$tmp/t" "$@" >"$tmp/out" 2>"$tmp/err" || { echo "compare.sh: $name failed: $(tail -1 "$tmp/err")" >&2; return 0; }
   t1=$(date +%s%N)
   s=$(echo "($t1-$t0)/1000000000" | bc -l); m=$(tail -1 "$tmp/t"); secs[$name]=$s; rss[$name]=$m
-  printf '%-28s %8.2f s %8.2f Gbit/s %9d kB peak RSS\n' "$name" "$s" "$(echo "$bytes*8/$s/1000000000" | bc -l)" "$m"
+  printf '%-28s %8.2f s %8.2f Gbit/s %10.0f frames/s %9d kB peak RSS\n' "$name" "$s" \
+    "$(echo "$bytes*8/$s/1000000000" | bc -l)" "$(echo "$frames/$s" | bc -l)" "$m"
 }
-echo "capture: $cap ($bytes bytes), $(nproc) cores"
 cat "$cap" > /dev/null   # warm the page cache so every contender reads from memory
+frames=$(target/release/framewalk "$cap" | sed -n 's/^framewalk: \([0-9]*\) frames.*/\1/p')
+echo "capture: $cap ($bytes bytes, $frames frames), $(nproc) cores"
 run "floor: frame walk (read)" target/release/framewalk "$cap"
 run "floor: frame walk (mmap)" target/release/framewalk --mmap "$cap"
 for t in 1 2 4 8; do
