@@ -24,7 +24,7 @@ use crate::record::Record;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use hdrhistogram::Histogram;
 use iomt_parsers::Ts;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -73,6 +73,24 @@ pub struct PipelineStats {
     pub latency_us: Option<Histogram<u64>>,
 }
 
+/// Counters the pipeline keeps up to date while it runs, for the live `stats` EVE record.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    pub frames: AtomicU64,
+    pub bytes: AtomicU64,
+    pub chunks: AtomicU64,
+    /// Live mode: frames dropped because a worker's queue was full.
+    pub dropped_queue_full: AtomicU64,
+    pub worker_queue_high_water: AtomicUsize,
+    pub merger_queue_high_water: AtomicUsize,
+    /// Records handed to the sink (models, outputs).
+    pub records: AtomicU64,
+    /// Chunk read → its records handed to the sink, in microseconds (refreshed every 16 chunks).
+    pub latency_p50_us: AtomicU64,
+    pub latency_p99_us: AtomicU64,
+    pub latency_max_us: AtomicU64,
+}
+
 type WorkerHandle = (Sender<(u64, Work)>, JoinHandle<EngineStats>);
 /// Records delivered and the latency histogram.
 type MergerResult = anyhow::Result<(u64, Histogram<u64>)>;
@@ -84,7 +102,7 @@ pub struct Pipeline {
     clock: Ts,
     live: bool,
     shard_scratch: Vec<Vec<u32>>,
-    merger_high_water: Arc<AtomicUsize>,
+    gauges: Arc<Gauges>,
     pub dropped_queue_full: u64,
     pub queue_high_water: usize,
     pub chunks: u64,
@@ -101,25 +119,34 @@ impl Pipeline {
         let n = threads.max(1);
         let (done_tx, done_rx) = bounded::<(usize, Done)>(QUEUE * n);
         let mut workers = Vec::with_capacity(n);
-        let merger_high_water = Arc::new(AtomicUsize::new(0));
+        let gauges = Arc::new(Gauges::default());
         for w in 0..n {
             let (tx, rx) = bounded::<(u64, Work)>(QUEUE);
             let done_tx = done_tx.clone();
-            let hw = merger_high_water.clone();
+            let hw = gauges.clone();
             let mut wcfg = cfg.clone();
             // The flow and reassembly caps are for the whole sensor: each worker gets its share.
             wcfg.max_flows = (cfg.max_flows / n).max(1);
             wcfg.reassembly_cap = (cfg.reassembly_cap / n).max(1);
             let handle = std::thread::Builder::new()
                 .name(format!("worker-{w}"))
-                .spawn(move || worker(w, rx, done_tx, &hw, Engine::new(wcfg)))
+                .spawn(move || {
+                    worker(
+                        w,
+                        rx,
+                        done_tx,
+                        &hw.merger_queue_high_water,
+                        Engine::new(wcfg),
+                    )
+                })
                 .map_err(|e| anyhow::anyhow!("cannot start a worker thread: {e}"))?;
             workers.push((tx, handle));
         }
         drop(done_tx);
+        let g = gauges.clone();
         let merger = std::thread::Builder::new()
             .name("merger".into())
-            .spawn(move || merger(n, done_rx, sink, live))
+            .spawn(move || merger(n, done_rx, sink, live, &g))
             .map_err(|e| anyhow::anyhow!("cannot start the merger thread: {e}"))?;
         Ok(Pipeline {
             workers,
@@ -128,16 +155,28 @@ impl Pipeline {
             clock: Ts(0),
             live,
             shard_scratch: vec![Vec::new(); n],
-            merger_high_water,
+            gauges,
             dropped_queue_full: 0,
             queue_high_water: 0,
             chunks: 0,
         })
     }
 
+    /// The live counters (for the `stats` EVE record).
+    pub fn gauges(&self) -> Arc<Gauges> {
+        self.gauges.clone()
+    }
+
     /// Sends one chunk to the workers.
     pub fn push(&mut self, chunk: Chunk) {
         let read_at = Instant::now();
+        let g = &self.gauges;
+        g.frames.fetch_add(chunk.frames.len() as u64, Relaxed);
+        g.bytes.fetch_add(
+            chunk.frames.iter().map(|m| u64::from(m.len)).sum::<u64>(),
+            Relaxed,
+        );
+        g.chunks.fetch_add(1, Relaxed);
         let n = self.workers.len();
         for s in &mut self.shard_scratch {
             s.clear();
@@ -161,6 +200,9 @@ impl Pipeline {
         self.chunks += 1;
         for ((tx, _), frames) in self.workers.iter().zip(self.shard_scratch.iter_mut()) {
             self.queue_high_water = self.queue_high_water.max(tx.len());
+            self.gauges
+                .worker_queue_high_water
+                .fetch_max(tx.len(), Relaxed);
             let work = Work {
                 chunk: chunk.clone(),
                 frames: std::mem::take(frames),
@@ -172,6 +214,9 @@ impl Pipeline {
                     Ok(()) => {}
                     Err(TrySendError::Full((_, work))) => {
                         self.dropped_queue_full += work.frames.len() as u64;
+                        self.gauges
+                            .dropped_queue_full
+                            .fetch_add(work.frames.len() as u64, Relaxed);
                     }
                     Err(TrySendError::Disconnected(_)) => {}
                 }
@@ -201,7 +246,7 @@ impl Pipeline {
             stats.engine.merge(&s);
             stats.per_worker.push(s);
         }
-        stats.merger_queue_high_water = self.merger_high_water.load(Relaxed);
+        stats.merger_queue_high_water = self.gauges.merger_queue_high_water.load(Relaxed);
         let (records, hist) = self
             .merger
             .join()
@@ -284,6 +329,7 @@ fn merger(
     rx: Receiver<(usize, Done)>,
     mut sink: Box<dyn Sink>,
     live: bool,
+    gauges: &Gauges,
 ) -> MergerResult {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
         .map_err(|e| anyhow::anyhow!("histogram: {e}"))?;
@@ -301,9 +347,19 @@ fn merger(
                 records.sort_by_key(key);
             }
             *total += records.len() as u64;
+            gauges.records.fetch_add(records.len() as u64, Relaxed);
             sink.records(records);
             records.clear();
             let _ = hist.record(read_at.elapsed().as_micros().max(1) as u64);
+            if hist.len() % 16 == 1 {
+                gauges
+                    .latency_p50_us
+                    .store(hist.value_at_quantile(0.5), Relaxed);
+                gauges
+                    .latency_p99_us
+                    .store(hist.value_at_quantile(0.99), Relaxed);
+                gauges.latency_max_us.store(hist.max(), Relaxed);
+            }
         };
     while let Ok((_, done)) = rx.recv() {
         if live {

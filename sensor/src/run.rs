@@ -245,6 +245,7 @@ fn live(
     let started = Instant::now();
     let threads = common.engine.threads();
     let mut pipeline = Pipeline::start(threads, &common.engine.config(), sink, true)?;
+    let _ = out.pipeline.set(pipeline.gauges());
     let result = loop {
         match source.next_chunk(&stop) {
             Ok(Some(chunk)) => pipeline.push(chunk),

@@ -52,25 +52,6 @@ fn validate(files: &[&Path]) -> (bool, String) {
     (o.status.success(), format!("{}{}", stdout(&o), stderr(&o)))
 }
 
-/// Every committed capture, sorted.
-pub fn all_captures() -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    let mut dirs = vec![captures()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
-                v.push(p);
-            }
-        }
-    }
-    v.sort();
-    assert!(v.len() >= 10, "committed captures: {v:?}");
-    v
-}
-
 fn alert_lines(dir: &Path) -> PathBuf {
     let eve = dir.join("alerts.json");
     let cfg = OutputConfig {
@@ -90,7 +71,13 @@ fn alert_lines(dir: &Path) -> PathBuf {
         drain: Duration::from_secs(1),
         stats_interval: Some(Duration::ZERO),
     };
-    let (mut out, _) = Outputs::start(&cfg).unwrap();
+    let (mut out, ost) = Outputs::start(&cfg).unwrap();
+    // The pipeline's live counters, as `live` hands them to the output side.
+    let gauges = std::sync::Arc::new(iomt_sensor::pipeline::Gauges::default());
+    gauges
+        .frames
+        .store(1234, std::sync::atomic::Ordering::Relaxed);
+    ost.pipeline.set(gauges).unwrap();
     let mut recs = Vec::new();
     for i in 0..10u8 {
         let a = Alert {
@@ -131,11 +118,15 @@ fn alert_lines(dir: &Path) -> PathBuf {
     out.records(&mut recs);
     out.finish().unwrap();
     let text = std::fs::read_to_string(&eve).unwrap();
-    assert_eq!(text.lines().count(), 11);
-    let stats: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    // Ten alerts, the stats record after the batch, the final one at the end.
+    assert_eq!(text.lines().count(), 12);
+    let stats: serde_json::Value = serde_json::from_str(text.lines().nth(10).unwrap()).unwrap();
     assert_eq!(stats["event_type"], "stats");
     assert_eq!(stats["stats"]["records"]["alert"], 10);
     assert_eq!(stats["stats"]["eve_lines"], 10);
+    assert_eq!(stats["stats"]["pipeline"]["frames"], 1234);
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["stats"]["eve_lines"], 11);
     eve
 }
 
@@ -170,7 +161,7 @@ fn every_eve_line_validates() {
     eprintln!("{out}");
     assert!(ok, "{out}");
     assert!(
-        out.contains(&format!("validated {} lines, 0 invalid", lines + 11)),
+        out.contains(&format!("validated {} lines, 0 invalid", lines + 12)),
         "{out}"
     );
 }

@@ -87,6 +87,8 @@ impl Live {
                 "--threads",
                 "2",
                 "--stats",
+                "--stats-interval",
+                "1",
             ])
             .args(["--eve-types", types, "--eve"])
             .arg(eve)
@@ -214,7 +216,7 @@ fn live_capture_on_a_veth_sees_what_replay_sees() {
     let t = TempDir::new("live");
     let ns = Netns::create(&format!("iomt-live-{}", std::process::id()));
     let eve = t.path("live.json");
-    let live = Live::start(&ns, &t, &eve, "flow,dicom");
+    let live = Live::start(&ns, &t, &eve, "flow,dicom,stats");
     tcpreplay(&ns, &pcap);
     // Events reach the EVE file while the link is quiet, without waiting for more traffic or the end:
     // every DICOM event a replay of the file gives must be there within 10 s of the last packet.
@@ -229,6 +231,18 @@ fn live_capture_on_a_veth_sees_what_replay_sees() {
     let (status, stats) = live.stop();
     assert!(status.success(), "sensor exit {status:?}: {stats}");
     assert!(stats.contains("libpcap: received"), "{stats}");
+    // The periodic `stats` records carry the pipeline's live counters; the last one has seen the
+    // replayed frames go through.
+    let lines = json_lines(&std::fs::read_to_string(&eve).unwrap());
+    let last = lines
+        .iter()
+        .rev()
+        .find(|v| v["event_type"] == "stats")
+        .unwrap_or_else(|| panic!("no stats record; sensor said:\n{stats}"));
+    let p = &last["stats"]["pipeline"];
+    assert!(p["frames"].as_u64().unwrap() > 0, "{last}");
+    assert!(p["records"].as_u64().unwrap() > 0, "{last}");
+    assert_eq!(p["dropped_queue_full"], 0, "{last}");
     let live = flow_table(&std::fs::read_to_string(&eve).unwrap());
     let o = sensor(&["decode", "--json", "--flows", pcap.to_str().unwrap()]);
     let replayed = flow_table(&stdout(&o));

@@ -36,23 +36,6 @@ fn phi_values() -> Vec<String> {
     v
 }
 
-fn all_captures() -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    let mut dirs = vec![captures()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
-                v.push(p);
-            }
-        }
-    }
-    v.sort();
-    v
-}
-
 fn files_under(d: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(d).unwrap() {
         let p = e.unwrap().path();

@@ -78,6 +78,8 @@ pub struct OutputStats {
     pub confirmed_seq: AtomicI64,
     pub spool_errors: AtomicU64,
     pub alert_clock: AlertClock,
+    /// The pipeline's live counters, once it runs (live mode: the `stats` EVE record shows them).
+    pub pipeline: std::sync::OnceLock<Arc<crate::pipeline::Gauges>>,
 }
 
 /// Event-to-alert latency: from the moment the merger hands an alert (just raised by the models on the
@@ -358,6 +360,26 @@ impl Outputs {
             "rss_kb": crate::stats::proc_status_kb("VmRSS").unwrap_or(0),
         });
         let mut obj = obj;
+        if let (Some(p), Some(o)) = (st.pipeline.get(), obj.as_object_mut()) {
+            let u = |a: &AtomicU64| a.load(Relaxed);
+            o.insert(
+                "pipeline".into(),
+                serde_json::json!({
+                    "frames": u(&p.frames),
+                    "bytes": u(&p.bytes),
+                    "chunks": u(&p.chunks),
+                    "dropped_queue_full": u(&p.dropped_queue_full),
+                    "worker_queue_high_water": p.worker_queue_high_water.load(Relaxed),
+                    "merger_queue_high_water": p.merger_queue_high_water.load(Relaxed),
+                    "records": u(&p.records),
+                    "latency_us": {
+                        "p50": u(&p.latency_p50_us),
+                        "p99": u(&p.latency_p99_us),
+                        "max": u(&p.latency_max_us),
+                    },
+                }),
+            );
+        }
         if let (Some((n, p50, p99, max)), Some(o)) = (st.alert_clock.summary(), obj.as_object_mut())
         {
             o.insert(
@@ -461,6 +483,10 @@ impl Sink for Outputs {
     }
 
     fn finish(&mut self) -> anyhow::Result<()> {
+        // Live mode: a last `stats` record with the final counters.
+        if self.stats_interval.is_some() && self.filter.allows("stats") {
+            self.stats_record();
+        }
         if let Some(w) = self.eve.as_mut() {
             w.flush()?;
         }

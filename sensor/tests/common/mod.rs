@@ -73,3 +73,24 @@ pub fn have(prog: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// Every committed capture, sorted (not `captures/big/`: generated, git-ignored, gigabytes).
+pub fn all_captures() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    let mut dirs = vec![captures()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n != "big") {
+                    dirs.push(p);
+                }
+            } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
+                v.push(p);
+            }
+        }
+    }
+    v.sort();
+    assert!(v.len() >= 10, "committed captures: {v:?}");
+    v
+}
