@@ -16,6 +16,8 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Instant;
 
+mod linkid;
+
 const NS: u64 = 1_000_000_000;
 const MINUTE: u64 = 60 * NS;
 const TEN_MIN: u64 = 600 * NS;
@@ -158,6 +160,8 @@ pub struct Models {
     flush_capture: u64,
     flush_wall: Instant,
     started: bool,
+    /// Identity from DHCP, LLDP/CDP, mDNS and ARP, per MAC; ARP bindings.
+    link: linkid::LinkState,
 }
 
 fn proto_bit(p: Protocol) -> u8 {
@@ -256,6 +260,7 @@ impl Models {
             flush_capture: 0,
             flush_wall: Instant::now(),
             started: false,
+            link: linkid::LinkState::default(),
         };
         for (ip, d) in &m.devices {
             for ae in d
@@ -307,6 +312,7 @@ impl Models {
         match o.what {
             Observed::FlowStart => self.on_flow_start(&o.flow, out),
             Observed::FlowEnd(s) => self.on_flow_end(&o.flow, s, out),
+            Observed::App(AppEvent::NetId(e)) => self.on_netid(&o.flow, e, out),
             Observed::App(e) => self.on_app(&o.flow, e, out),
         }
         self.since_flush = self.since_flush.saturating_add(1);
@@ -437,6 +443,9 @@ impl Models {
             }
         }
         self.devices.insert(ip, d);
+        if let Some(m) = mac {
+            self.adopt_link_identity(ip, m);
+        }
         !moved
     }
 
@@ -1075,7 +1084,7 @@ impl Models {
                     );
                 }
             }
-            AppEvent::Anomaly(_) => {}
+            AppEvent::Anomaly(_) | AppEvent::NetId(_) => {}
         }
     }
 

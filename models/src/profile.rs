@@ -91,6 +91,24 @@ pub struct Identity {
     pub tls_versions: BTreeSet<String>,
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub tls_ja4: BTreeSet<String>,
+    /// DHCP host name and FQDN (options 12, 81), mDNS host names.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub hostnames: BTreeSet<String>,
+    /// DHCP vendor class identifier (option 60).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub dhcp_vendor_class: BTreeSet<String>,
+    /// DHCP parameter request list (option 55) as `1,3,6,15`: the usual DHCP fingerprint.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub dhcp_fingerprint: BTreeSet<String>,
+    /// LLDP system name, CDP device id.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub lldp_system_name: BTreeSet<String>,
+    /// LLDP system description, CDP platform and software version.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub lldp_description: BTreeSet<String>,
+    /// mDNS/DNS-SD service types and instance names it announces.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub mdns_services: BTreeSet<String>,
 }
 
 /// A peer and service: `peer` on `proto`/`port` (the server port; 0 for ephemeral ports ≥ 49152).

@@ -170,12 +170,24 @@ impl AppSlot {
     }
 }
 
-/// A UDP datagram: WS-Discovery (SOAP-over-UDP, port 3702, multicast 239.255.255.250 / ff02::c) is
-/// the one UDP protocol decoded. It is recognised by port or by content, since unicast replies may come
-/// from any port.
+/// A UDP datagram: WS-Discovery (SOAP-over-UDP, port 3702, multicast 239.255.255.250 / ff02::c),
+/// recognised by port or by content since unicast replies may come from any port; and the identity
+/// chatter of a span port: DHCP (ports 67/68) and mDNS/DNS-SD (port 5353).
 pub fn udp_datagram(pkt: &crate::decode::Packet<'_>, ts: Ts, out: &mut Vec<AppEvent>) {
     const WS_DISCOVERY: u16 = 3702;
+    const MDNS: u16 = 5353;
     if pkt.payload.is_empty() {
+        return;
+    }
+    let ports = |a: u16, b: u16| {
+        (pkt.sport == a && pkt.dport == b) || (pkt.sport == b && pkt.dport == a)
+    };
+    if ports(67, 68) || ports(67, 67) {
+        iomt_parsers::netid::dhcp(pkt.payload, out);
+        return;
+    }
+    if pkt.sport == MDNS || pkt.dport == MDNS {
+        iomt_parsers::netid::mdns(pkt.payload, out);
         return;
     }
     if pkt.dport == WS_DISCOVERY
@@ -183,5 +195,20 @@ pub fn udp_datagram(pkt: &crate::decode::Packet<'_>, ts: Ts, out: &mut Vec<AppEv
         || iomt_parsers::sdc::looks_like_discovery(pkt.payload)
     {
         iomt_parsers::sdc::parse_discovery(pkt.payload, ts, out);
+    }
+}
+
+/// A non-IP frame: ARP, LLDP, and CDP inside 802.3 LLC/SNAP (other LLC frames, e.g. spanning tree,
+/// are left alone).
+pub fn link_frame(f: &crate::decode::LinkFrame<'_>, out: &mut Vec<AppEvent>) {
+    use crate::decode::LinkProto;
+    match f.proto {
+        LinkProto::Arp => iomt_parsers::netid::arp(f.payload, out),
+        LinkProto::Lldp => iomt_parsers::netid::lldp(f.payload, out),
+        LinkProto::Llc => {
+            if iomt_parsers::netid::looks_like_cdp(f.payload) {
+                iomt_parsers::netid::cdp(f.payload, out);
+            }
+        }
     }
 }

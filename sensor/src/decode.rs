@@ -255,6 +255,74 @@ pub fn shard_hash(frame: &Frame<'_>) -> Option<u64> {
     Some(crate::flow::endpoint_hash(lo, hi, proto, vlan))
 }
 
+/// The link-layer protocols that carry device identity without IP (decoded by `iomt_parsers::netid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkProto {
+    /// EtherType 0x0806.
+    Arp,
+    /// EtherType 0x88cc (IEEE 802.1AB).
+    Lldp,
+    /// An IEEE 802.3 frame (length, not EtherType) with LLC/SNAP: Cisco's CDP among others; the
+    /// payload starts at the LLC header.
+    Llc,
+}
+
+/// A non-IP frame worth decoding: its protocol, the bytes after the link header, and the MACs.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkFrame<'a> {
+    pub proto: LinkProto,
+    pub payload: &'a [u8],
+    pub src_mac: Option<[u8; 6]>,
+    pub dst_mac: Option<[u8; 6]>,
+}
+
+const ETHERTYPE_ARP: u16 = 0x0806;
+const ETHERTYPE_LLDP: u16 = 0x88cc;
+/// Linux cooked captures mark 802.2 LLC frames with this "protocol" (ETH_P_802_2).
+const SLL_PROTO_802_2: u16 = 0x0004;
+
+/// Frames that [`decode`] calls `NonIp`: ARP, LLDP and 802.3/LLC (CDP) on Ethernet (802.1Q/QinQ tags
+/// skipped) and Linux cooked captures. `None` for anything else.
+pub fn link_frame<'a>(frame: &Frame<'a>) -> Option<LinkFrame<'a>> {
+    let data = frame.data;
+    let mac = |at: usize| -> Option<[u8; 6]> { data.get(at..at + 6)?.try_into().ok() };
+    let (ty, payload, src_mac, dst_mac) = match frame.link {
+        LinkType::ETHERNET => {
+            let mut at = 12;
+            let mut ty = u16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?);
+            // 802.1Q, 802.1ad and the old QinQ 0x9100: 4-byte tags.
+            while matches!(ty, 0x8100 | 0x88a8 | 0x9100) {
+                at += 4;
+                ty = u16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?);
+            }
+            let payload = data.get(at + 2..)?;
+            let ty = if ty <= 1500 { SLL_PROTO_802_2 } else { ty };
+            (ty, payload, mac(6), mac(0))
+        }
+        LinkType::LINUX_SLL => {
+            let (proto, rest) = split_proto(data, 14, 16).ok()?;
+            (proto, rest, None, None)
+        }
+        LinkType::LINUX_SLL2 => {
+            let (proto, rest) = split_proto(data, 0, 20).ok()?;
+            (proto, rest, None, None)
+        }
+        _ => return None,
+    };
+    let proto = match ty {
+        ETHERTYPE_ARP => LinkProto::Arp,
+        ETHERTYPE_LLDP => LinkProto::Lldp,
+        SLL_PROTO_802_2 => LinkProto::Llc,
+        _ => return None,
+    };
+    Some(LinkFrame {
+        proto,
+        payload,
+        src_mac,
+        dst_mac,
+    })
+}
+
 fn split_proto(data: &[u8], at: usize, header: usize) -> Result<(u16, &[u8]), DecodeError> {
     let proto = data
         .get(at..at + 2)

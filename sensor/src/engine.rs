@@ -10,6 +10,7 @@ use crate::flow::{EndReason, Flow, FlowTable, Timeouts};
 use crate::record::{Body, FlowRecord, FlowRef, Record};
 use crate::stream::{Budget, Delivery};
 use iomt_parsers::{AppEvent, Direction, Ts};
+use std::net::IpAddr;
 
 /// What to do with TCP/UDP checksums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
@@ -71,11 +72,14 @@ pub struct EngineStats {
     pub reassembly_peak_bytes: usize,
     pub app_events: u64,
     pub anomalies: u64,
+    /// Non-IP frames decoded for identity (ARP, LLDP, CDP).
+    pub link_frames: u64,
 }
 
 impl EngineStats {
     pub fn merge(&mut self, o: &EngineStats) {
         self.frames += o.frames;
+        self.link_frames += o.link_frames;
         self.bytes += o.bytes;
         self.packets_ip += o.packets_ip;
         self.packets_other_ip += o.packets_other_ip;
@@ -142,6 +146,7 @@ impl Engine {
         self.advance(frame.ts, out);
         let pkt = match decode(frame) {
             Ok(p) => p,
+            Err(DecodeError::NonIp) if self.link(frame, out) => return,
             Err(e) => {
                 if let Some(c) = self.stats.decode_errors.get_mut(e.index()) {
                     *c += 1;
@@ -166,6 +171,40 @@ impl Engine {
             return;
         }
         self.packet(&pkt, frame.ts, out);
+    }
+
+    /// A non-IP frame with device identity (ARP, LLDP, CDP): its events become records with a
+    /// link-layer [`FlowRef`] (flow id 0, IP protocol 0, the frame's MACs). False when the frame is
+    /// none of these.
+    fn link(&mut self, frame: &Frame<'_>, out: &mut Vec<Record>) -> bool {
+        let Some(lf) = crate::decode::link_frame(frame) else {
+            return false;
+        };
+        self.stats.link_frames += 1;
+        crate::app::link_frame(&lf, &mut self.events);
+        let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        let flow = FlowRef {
+            id: 0,
+            src: unspecified,
+            sport: 0,
+            dst: unspecified,
+            dport: 0,
+            proto: 0,
+            src_mac: lf.src_mac,
+            dst_mac: lf.dst_mac,
+        };
+        for ev in self.events.drain(..) {
+            self.stats.app_events += 1;
+            if matches!(ev, AppEvent::Anomaly(_)) {
+                self.stats.anomalies += 1;
+            }
+            out.push(Record {
+                ts: frame.ts,
+                flow: Some(flow),
+                body: Body::App(ev),
+            });
+        }
+        true
     }
 
     /// Moves the capture clock to `ts` (never backwards) and expires idle flows at each whole second

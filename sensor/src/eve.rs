@@ -9,7 +9,7 @@ use std::io::{BufWriter, Write};
 pub struct TypeFilter(Option<Vec<String>>);
 
 impl TypeFilter {
-    pub const KNOWN: [&'static str; 9] = [
+    pub const KNOWN: [&'static str; 14] = [
         "alert",
         "flow",
         "dicom",
@@ -17,6 +17,11 @@ impl TypeFilter {
         "sdc",
         "ieee20601",
         "tls",
+        "dhcp",
+        "mdns",
+        "arp",
+        "lldp",
+        "cdp",
         "anomaly",
         "stats",
     ];

@@ -136,7 +136,17 @@ impl Record {
     pub fn write_eve(&self, w: &mut Vec<u8>) {
         let et = self.event_type();
         let _ = write!(w, "{{\"timestamp\":\"{}\"", Rfc3339(self.ts));
-        if let Some(f) = &self.flow {
+        if let Some(f) = self.flow.filter(|f| f.proto == 0) {
+            // A link-layer record (ARP, LLDP, CDP): no IP flow, the frame's MACs.
+            for (k, m) in [("src_mac", f.src_mac), ("dest_mac", f.dst_mac)] {
+                if let Some([a, b, c, d, e, g]) = m {
+                    let _ = write!(
+                        w,
+                        ",\"{k}\":\"{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}\""
+                    );
+                }
+            }
+        } else if let Some(f) = &self.flow {
             let _ = write!(
                 w,
                 ",\"flow_id\":{},\"src_ip\":\"{}\",\"src_port\":{},\"dest_ip\":\"{}\",\"dest_port\":{},\"proto\":\"{}\"",

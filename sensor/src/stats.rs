@@ -46,9 +46,10 @@ pub fn print_stats(s: &PipelineStats, t: &RunTotals, wall: Duration, pcap: Optio
         .map(|(k, n)| format!("{}={n}", k.name()))
         .collect();
     line(format!(
-        "decode: ip packets {} (not tcp/udp {}), errors {}, bad ip checksums {}, bad tcp/udp checksums {} (dropped {})",
+        "decode: ip packets {} (not tcp/udp {}), link-layer identity frames {}, errors {}, bad ip checksums {}, bad tcp/udp checksums {} (dropped {})",
         e.packets_ip,
         e.packets_other_ip,
+        e.link_frames,
         errs.join(" "),
         e.bad_ip_checksums,
         e.bad_l4_checksums,

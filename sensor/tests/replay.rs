@@ -95,6 +95,7 @@ fn flow_counts_match_tshark_conversations() {
                 .unwrap_or_else(|| panic!("no {key} in {err}"))
         };
         let not_in_flows = count("non_ip=")
+            + count("link-layer identity frames ")
             + count("(not tcp/udp ")
             + count("malformed_ip=")
             + count("ip_fragment=");

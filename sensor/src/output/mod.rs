@@ -235,7 +235,7 @@ pub struct Outputs {
     started: Instant,
     last_stats: Instant,
     /// Records seen per event type (index into `TypeFilter::KNOWN`).
-    by_type: [u64; 9],
+    by_type: [u64; TypeFilter::KNOWN.len()],
 }
 
 /// A configuration error found at startup (exit 2).
@@ -321,7 +321,7 @@ impl Outputs {
                 stats_interval: cfg.stats_interval.filter(|_| cfg.live),
                 started: Instant::now(),
                 last_stats: Instant::now(),
-                by_type: [0; 9],
+                by_type: [0; TypeFilter::KNOWN.len()],
             },
             stats,
         ))
