@@ -49,6 +49,7 @@ mod budget;
 pub mod dicom;
 pub mod hl7;
 pub mod ieee20601;
+pub mod netid;
 pub mod sdc;
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -170,6 +171,7 @@ pub enum AppEvent {
     Sdc(sdc::SdcEvent),
     Ieee20601(ieee20601::Ieee20601Event),
     Tls(tls::TlsEvent),
+    NetId(netid::NetIdEvent),
     Anomaly(Anomaly),
 }
 
@@ -182,6 +184,7 @@ impl AppEvent {
             AppEvent::Sdc(_) => "sdc",
             AppEvent::Ieee20601(_) => "ieee20601",
             AppEvent::Tls(_) => "tls",
+            AppEvent::NetId(e) => e.event_type(),
             AppEvent::Anomaly(_) => "anomaly",
         }
     }
