@@ -77,6 +77,18 @@ pub fn table(devices: &HashMap<IpAddr, Device>) -> String {
     for e in entries(devices) {
         let id = e.identity;
         let mut ident = Vec::new();
+        if !id.hostnames.is_empty() {
+            ident.push(format!("name {}", first(&id.hostnames)));
+        }
+        if !id.lldp_system_name.is_empty() {
+            ident.push(format!("LLDP/CDP {}", first(&id.lldp_system_name)));
+        }
+        if !id.dhcp_vendor_class.is_empty() {
+            ident.push(format!("DHCP {}", first(&id.dhcp_vendor_class)));
+        }
+        if !id.mdns_services.is_empty() {
+            ident.push(format!("mDNS {}", first(&id.mdns_services)));
+        }
         if !id.dicom_ae_titles.is_empty() {
             ident.push(format!(
                 "AE {}",

@@ -179,9 +179,8 @@ pub fn udp_datagram(pkt: &crate::decode::Packet<'_>, ts: Ts, out: &mut Vec<AppEv
     if pkt.payload.is_empty() {
         return;
     }
-    let ports = |a: u16, b: u16| {
-        (pkt.sport == a && pkt.dport == b) || (pkt.sport == b && pkt.dport == a)
-    };
+    let ports =
+        |a: u16, b: u16| (pkt.sport == a && pkt.dport == b) || (pkt.sport == b && pkt.dport == a);
     if ports(67, 68) || ports(67, 67) {
         iomt_parsers::netid::dhcp(pkt.payload, out);
         return;

@@ -394,6 +394,38 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn identity_frames_without_ip_are_found_on_every_link_type() {
+        let (dst, src) = ([0xff; 6], [0x00, 0x10, 0x5d, 1, 2, 3]);
+        let eth = |ty: &[u8], body: &[u8]| [&dst[..], &src, ty, body].concat();
+        let arp = eth(&[0x08, 0x06], b"arp-body");
+        let lf = link_frame(&frame(LinkType::ETHERNET, &arp)).unwrap();
+        assert_eq!(lf.proto, LinkProto::Arp);
+        assert_eq!(lf.payload, b"arp-body");
+        assert_eq!((lf.src_mac, lf.dst_mac), (Some(src), Some(dst)));
+        // LLDP behind an 802.1Q tag.
+        let lldp = eth(&[0x81, 0x00, 0x00, 0x64, 0x88, 0xcc], b"tlvs");
+        let lf = link_frame(&frame(LinkType::ETHERNET, &lldp)).unwrap();
+        assert_eq!((lf.proto, lf.payload), (LinkProto::Lldp, &b"tlvs"[..]));
+        // IEEE 802.3: a length, not an EtherType, then LLC (CDP is LLC/SNAP).
+        let cdp = eth(&[0x00, 0x08], b"\xaa\xaa\x03\x00\x00\x0c\x20\x00");
+        let lf = link_frame(&frame(LinkType::ETHERNET, &cdp)).unwrap();
+        assert_eq!(lf.proto, LinkProto::Llc);
+        assert!(lf.payload.starts_with(b"\xaa\xaa\x03"));
+        // Linux cooked capture: the protocol field says ARP; no MACs to report.
+        let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x06];
+        sll.extend(b"arp-body");
+        let lf = link_frame(&frame(LinkType::LINUX_SLL, &sll)).unwrap();
+        assert_eq!((lf.proto, lf.payload), (LinkProto::Arp, &b"arp-body"[..]));
+        // IPv4, other EtherTypes, raw IP links and cut headers are not identity frames.
+        let ip = tcp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, 0, "S", b"");
+        assert!(link_frame(&frame(LinkType::ETHERNET, &ip)).is_none());
+        assert!(link_frame(&frame(LinkType::ETHERNET, &eth(&[0x88, 0xb5], b"x"))).is_none());
+        assert!(link_frame(&frame(LinkType::RAW, &ip[14..])).is_none());
+        assert!(link_frame(&frame(LinkType::ETHERNET, &arp[..13])).is_none());
+        assert!(link_frame(&frame(LinkType::ETHERNET, &lldp[..15])).is_none());
+    }
+
+    #[test]
     fn every_link_type_reaches_tcp_payload() {
         let eth = tcp_frame([10, 0, 0, 1], [10, 0, 0, 2], 40000, 104, 7, "AP", b"hello");
         let ip = &eth[14..];

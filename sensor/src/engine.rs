@@ -146,7 +146,9 @@ impl Engine {
         self.advance(frame.ts, out);
         let pkt = match decode(frame) {
             Ok(p) => p,
-            Err(DecodeError::NonIp) if self.link(frame, out) => return,
+            // etherparse reads ARP itself and calls a broken one malformed: the identity decoders
+            // count that as an anomaly of their own.
+            Err(DecodeError::NonIp | DecodeError::MalformedIp) if self.link(frame, out) => return,
             Err(e) => {
                 if let Some(c) = self.stats.decode_errors.get_mut(e.index()) {
                     *c += 1;

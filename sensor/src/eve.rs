@@ -1,7 +1,7 @@
 //! The EVE JSON lines output (`--eve FILE|-`) and the `decode` printer.
 
 use crate::pipeline::Sink;
-use crate::record::{rfc3339, Body, Record};
+use crate::record::{rfc3339, Body, Mac, Record};
 use std::io::{BufWriter, Write};
 
 /// Which event types go out (`--eve-types`): a list of names, or `all`.
@@ -125,8 +125,15 @@ impl Sink for EveSink {
 
 fn text_line(r: &Record, w: &mut Vec<u8>) {
     let _ = write!(w, "{} ", rfc3339(r.ts));
-    if let Some(f) = &r.flow {
-        let _ = write!(w, "{}:{} -> {}:{} ", f.src, f.sport, f.dst, f.dport);
+    match &r.flow {
+        Some(f) if f.is_link() => {
+            let mac = |m: Option<[u8; 6]>| m.map(|m| Mac(m).to_string()).unwrap_or_default();
+            let _ = write!(w, "{} -> {} ", mac(f.src_mac), mac(f.dst_mac));
+        }
+        Some(f) => {
+            let _ = write!(w, "{}:{} -> {}:{} ", f.src, f.sport, f.dst, f.dport);
+        }
+        None => {}
     }
     let _ = write!(w, "{} ", r.event_type());
     let _ = match &r.body {

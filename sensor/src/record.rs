@@ -21,6 +21,11 @@ pub struct FlowRef {
 }
 
 impl FlowRef {
+    /// A link-layer record's reference (ARP, LLDP, CDP): no IP flow, only the frame's MACs.
+    pub fn is_link(&self) -> bool {
+        self.proto == 0 && self.id == 0
+    }
+
     pub fn of(f: &Flow, dir: Direction) -> FlowRef {
         let (a, b) = match dir {
             Direction::ToServer => (&f.client, &f.server),
@@ -71,11 +76,19 @@ fn ser_ts<S: serde::Serializer>(ts: &Ts, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&Rfc3339(*ts))
 }
 
+/// Displays a MAC address as `aa:bb:cc:dd:ee:ff` without allocating.
+pub struct Mac(pub [u8; 6]);
+
+impl std::fmt::Display for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
 fn ser_mac<S: serde::Serializer>(m: &Option<[u8; 6]>, s: S) -> Result<S::Ok, S::Error> {
     match m {
-        Some([a, b, c, d, e, f]) => s.collect_str(&format_args!(
-            "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}"
-        )),
+        Some(m) => s.collect_str(&Mac(*m)),
         None => s.serialize_none(),
     }
 }
@@ -136,14 +149,11 @@ impl Record {
     pub fn write_eve(&self, w: &mut Vec<u8>) {
         let et = self.event_type();
         let _ = write!(w, "{{\"timestamp\":\"{}\"", Rfc3339(self.ts));
-        if let Some(f) = self.flow.filter(|f| f.proto == 0) {
+        if let Some(f) = self.flow.filter(FlowRef::is_link) {
             // A link-layer record (ARP, LLDP, CDP): no IP flow, the frame's MACs.
             for (k, m) in [("src_mac", f.src_mac), ("dest_mac", f.dst_mac)] {
-                if let Some([a, b, c, d, e, g]) = m {
-                    let _ = write!(
-                        w,
-                        ",\"{k}\":\"{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}\""
-                    );
+                if let Some(m) = m {
+                    let _ = write!(w, ",\"{k}\":\"{}\"", Mac(m));
                 }
             }
         } else if let Some(f) = &self.flow {

@@ -41,7 +41,19 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             engine,
             read_mode,
         } => {
-            let mut types = vec!["dicom", "hl7", "sdc", "ieee20601", "tls", "anomaly"];
+            let mut types = vec![
+                "dicom",
+                "hl7",
+                "sdc",
+                "ieee20601",
+                "tls",
+                "dhcp",
+                "mdns",
+                "arp",
+                "lldp",
+                "cdp",
+                "anomaly",
+            ];
             if flows {
                 types.push("flow");
             }

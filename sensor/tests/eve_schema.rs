@@ -150,7 +150,17 @@ fn every_eve_line_validates() {
     let lines = text.lines().count();
     assert!(lines > 1000, "{lines} lines");
     // Every event type the corpus has is there.
-    for et in ["flow", "dicom", "hl7", "sdc", "ieee20601", "tls", "anomaly"] {
+    for et in [
+        "flow",
+        "dicom",
+        "hl7",
+        "sdc",
+        "ieee20601",
+        "tls",
+        "dhcp",
+        "arp",
+        "anomaly",
+    ] {
         assert!(
             text.contains(&format!("\"event_type\":\"{et}\"")),
             "no {et} event in the corpus replay"
