@@ -1157,3 +1157,67 @@ fn dhcp_row(d: &DhcpInfo) -> String {
         s(&d.fqdn),
     )
 }
+
+// ------------------------------------------------------------------ frames from an independent encoder
+
+macro_rules! seed {
+    ($name:literal) => {
+        &include_bytes!(concat!("../../fuzz/corpus-seeds/netid/", $name))[1..]
+    };
+}
+
+#[test]
+fn scapy_built_frames_decode() {
+    // parsers/fuzz/corpus-seeds/netid/{lldp,cdp,mdns-*}: built by scapy 2.8.0 (scapy.contrib.lldp,
+    // scapy.contrib.cdp with its own checksum, scapy DNS with its name compression); the first byte is
+    // the fuzz target's selector.
+    let out = run(lldp, seed!("lldp"));
+    assert_eq!(kinds(&out), Vec::<&str>::new());
+    let l = link_of(&out);
+    assert_eq!(l.chassis_id.as_deref(), Some("0e:1a:07:00:00:21"));
+    assert_eq!(l.port_id.as_deref(), Some("eth0"));
+    assert_eq!(l.system_name.as_deref(), Some("pump-0021"));
+    assert_eq!(l.system_description.as_deref(), Some("Infusion pump"));
+    assert_eq!(
+        (l.ttl_s, l.capabilities.clone()),
+        (Some(120), vec!["station"])
+    );
+    assert_eq!(l.mgmt_addrs, [ip("172.30.0.33")]);
+
+    let f = seed!("cdp");
+    assert!(looks_like_cdp(f));
+    let v = CdpView::parse(f).unwrap();
+    assert_eq!(
+        v.checksum_ok(),
+        if v.pdu.len().is_multiple_of(2) {
+            Some(true)
+        } else {
+            None
+        }
+    );
+    let out = run(cdp, f);
+    assert_eq!(kinds(&out), Vec::<&str>::new());
+    let c = link_of(&out);
+    assert_eq!(c.chassis_id.as_deref(), Some("sw-core-1"));
+    assert_eq!(c.port_id.as_deref(), Some("Gi1/0/24"));
+    assert_eq!(c.software_version.as_deref(), Some("IOS 15.0"));
+    assert_eq!(c.platform.as_deref(), Some("cisco WS-C2960"));
+    assert_eq!(c.mgmt_addrs, [ip("172.30.0.2")]);
+    assert_eq!(
+        (c.capabilities.clone(), c.ttl_s),
+        (vec!["router", "switch", "igmp"], Some(180))
+    );
+
+    let out = run(mdns, seed!("mdns-response"));
+    assert_eq!(kinds(&out), Vec::<&str>::new());
+    let m = mdns_of(&out);
+    assert_eq!(m.services, ["_dicom._tcp.local"]);
+    assert_eq!(m.instances, ["PACS 1._dicom._tcp.local"]);
+    assert_eq!(m.hostnames, ["pacs1.local"]);
+    assert_eq!(
+        (m.addrs.clone(), m.txt.clone()),
+        (vec![ip("172.30.0.10")], vec!["aet=PACS1".to_owned()])
+    );
+    let out = run(mdns, seed!("mdns-query"));
+    assert_eq!(mdns_of(&out).services, ["_dicom._tcp.local"]);
+}
