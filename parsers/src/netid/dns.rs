@@ -162,9 +162,9 @@ fn is_service_type(name: &[u8]) -> bool {
 
 /// Whether `name` is the DNS-SD service-type enumeration name (RFC 6763 §9).
 fn is_meta_query(name: &[u8]) -> bool {
-    name.get(..24)
-        .is_some_and(|p| p.eq_ignore_ascii_case(b"_services._dns-sd._udp."))
-        || name.eq_ignore_ascii_case(b"_services._dns-sd._udp")
+    const META: &[u8] = b"_services._dns-sd._udp.";
+    name.get(..META.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(META))
 }
 
 struct Lists {

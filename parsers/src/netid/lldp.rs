@@ -139,6 +139,7 @@ pub fn lldp(payload: &[u8], out: &mut Vec<AppEvent>) {
     let mut saw_end = false;
     let mut order_ok = true;
     let mut errored = false;
+    let mut mandatory = 0u8;
     for (i, tlv) in LldpTlvs::new(payload).enumerate() {
         let tlv = match tlv {
             Ok(tlv) => tlv,
@@ -151,6 +152,7 @@ pub fn lldp(payload: &[u8], out: &mut Vec<AppEvent>) {
         let expected = [CHASSIS_ID, PORT_ID, TTL];
         if let Some(&want) = expected.get(i) {
             order_ok &= tlv.kind == want;
+            mandatory = mandatory.saturating_add(1);
         }
         let bad = |sink: &mut Sink, what: &str| {
             sink.anomaly(
@@ -228,7 +230,7 @@ pub fn lldp(payload: &[u8], out: &mut Vec<AppEvent>) {
             break;
         }
     }
-    if decoded && !order_ok {
+    if decoded && (!order_ok || mandatory < 3) {
         sink.anomaly(
             "missing_mandatory_tlv",
             "LLDPDU does not start with Chassis ID, Port ID, TTL".to_owned(),

@@ -303,7 +303,7 @@ pub(crate) fn set_text(slot: &mut Option<String>, bytes: &[u8], truncated: &mut 
 
 /// Bytes as lowercase colon-separated hex (`0e:1a:01:00:00:01`), at most 85 bytes (254 characters).
 pub(crate) fn hex_colon(bytes: &[u8]) -> (String, bool) {
-    const MAX_BYTES: usize = MAX_STR / 3 + 1;
+    const MAX_BYTES: usize = (MAX_STR + 1) / 3;
     let head = bytes.get(..MAX_BYTES).unwrap_or(bytes);
     let mut s = String::with_capacity(head.len().saturating_mul(3));
     for (i, b) in head.iter().enumerate() {
