@@ -910,17 +910,20 @@ impl Models {
                 w.peer(server, 1);
             });
             self.count_msg(client, server, None, out);
-            // scans: distinct targets per minute
-            let l = self.live(client);
-            if l.targets.len() < MAX_WINDOW_SET {
-                l.targets.insert((server, f.dport));
-            }
-            if l.hosts.len() < MAX_WINDOW_SET {
-                l.hosts.insert(server);
-            }
-            let (nt, nh) = (l.targets.len() as u64, l.hosts.len() as u64);
-            if !learning {
-                self.scan_check(client, server, nt, nh, out);
+            // scans: distinct targets per minute (profiled devices only: an address past the
+            // admission cap gets no per-source state)
+            if self.devices.contains_key(&client) {
+                let l = self.live(client);
+                if l.targets.len() < MAX_WINDOW_SET {
+                    l.targets.insert((server, f.dport));
+                }
+                if l.hosts.len() < MAX_WINDOW_SET {
+                    l.hosts.insert(server);
+                }
+                let (nt, nh) = (l.targets.len() as u64, l.hosts.len() as u64);
+                if !learning {
+                    self.scan_check(client, server, nt, nh, out);
+                }
             }
         }
         // the peer/service edge, owned by the internal end
