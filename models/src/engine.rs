@@ -1672,33 +1672,29 @@ impl Models {
                 let bulk = d.query_bulk == Some(true) && cmd == "C-FIND-RQ";
                 if let Some(dev) = self.devices.get_mut(&sender) {
                     dev.facts |= scu;
-                    if let Some(sop) = &d.sop_class_uid {
-                        add_str(&mut dev.baseline.dicom_sop_classes, sop);
-                    }
+                    // SOP classes actually requested (the affected SOP class of a DIMSE request,
+                    // not the many abstract syntaxes an A-ASSOCIATE-RQ proposes), per peer; with a
+                    // peer it never sent requests to, the device's whole vocabulary is the
+                    // reference (the new peer is `new_peer_or_service`'s business), as for
+                    // profiles from stores older than the per-peer sets
                     let sop_new = d.sop_class_uid.as_deref().and_then(|sop| {
                         let b = &mut dev.baseline;
-                        // stores from before per-peer SOP classes: judge by the device's set
-                        let legacy =
-                            b.dicom_sop_by_peer.is_empty() && b.dicom_sop_classes.len() > 1;
-                        let known = b
-                            .dicom_sop_by_peer
-                            .get(&receiver)
-                            .is_some_and(|s| s.contains(sop))
-                            || (legacy && b.dicom_sop_classes.contains(sop));
-                        if known {
-                            return None;
+                        let known = match b.dicom_sop_by_peer.get(&receiver) {
+                            Some(set) => set.contains(sop),
+                            None => b.dicom_sop_classes.contains(sop),
+                        };
+                        let had = match b.dicom_sop_by_peer.get(&receiver) {
+                            Some(set) => set.iter().map(|u| sop_name(u)).collect::<Vec<_>>(),
+                            None => b.dicom_sop_classes.iter().map(|u| sop_name(u)).collect(),
                         }
-                        let had = b
-                            .dicom_sop_by_peer
-                            .get(&receiver)
-                            .map(|s| s.iter().map(|u| sop_name(u)).collect::<Vec<_>>().join(", "))
-                            .unwrap_or_default();
+                        .join(", ");
+                        add_str(&mut b.dicom_sop_classes, sop);
                         if b.dicom_sop_by_peer.contains_key(&receiver)
                             || b.dicom_sop_by_peer.len() < MAX_SOP_PEERS
                         {
                             add_str(b.dicom_sop_by_peer.entry(receiver).or_default(), sop);
                         }
-                        (!learning && dev.learned).then(|| (sop.to_string(), had))
+                        (!known && !learning && dev.learned).then(|| (sop.to_string(), had))
                     });
                     let known = dev.baseline.dicom_commands.contains(cmd);
                     if !known {
