@@ -1,7 +1,13 @@
 """Build labelled hospital-ward scenarios from the recorded captures.
 
 usage: scenario.py OUTDIR [--baseline-days N] [--start YYYY-MM-DD] [--beds N] [--vitals-every S]
-                   [--small] [--seed S]
+                   [--small] [--seed S] [--extra]
+
+--extra adds three labelled anomalies that only behaviour baselines can see (every exchange is on a
+known peer/service with known vocabulary): the reading workstation querying the PACS at 03:12
+(off_hours_activity), a bedside monitor uploading ~100 vitals messages in 10 minutes at 20:00
+(volume_anomaly) and the CT pushing MR/CR/US/DX objects to the PACS Q/R port at 19:30
+(dicom_new_sop_class).
 
 Writes OUTDIR/baseline.pcap (N days of normal ward traffic), OUTDIR/test.pcap (the next day:
 normal traffic plus injected anomalies) and OUTDIR/labels.csv
@@ -236,6 +242,8 @@ class Library:
                            in self._p(self.qr, k)][:1]
         self.find_series = [k for k in qr_ws if b"SERIES" in self._p(self.qr, k)][:1]
         self.worklist = [k for k in self.qr.select(frm("21")) if b"1.2.840.10008.5.1.4.31" in self._p(self.qr, k)][:1]
+        # the CT storing other modalities' objects (MR, CR, US, DX) to the Q/R port
+        self.ct_qr_store = [k for k in self.qr.select(frm("21")) if b"1.2.840.10008.5.1.4.31" not in self._p(self.qr, k)]
         self.move = [k for k in qr_ws if b"1.2.840.10008.5.1.4.1.2.2.2" in self._p(self.qr, k)][:1]
         self.move_sub = [k for k in qr_ws if any(e[1] == 11113 for e in k[1:])][:1]
         self.rogue = self.pyn.select(frm("32"))[:1]
@@ -335,6 +343,7 @@ def main():
     ap.add_argument("--vitals-every", type=float, default=300.0)
     ap.add_argument("--small", action="store_true", help="fewer episodes, for the committed pair")
     ap.add_argument("--seed", type=int, default=20601)
+    ap.add_argument("--extra", action="store_true", help="add the off-hours, volume and SOP-class anomalies")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     lib = Library()
@@ -412,6 +421,28 @@ def main():
     t = t0 + 18 * 3600 + 2400
     e = w.emit(lib.mal, lib.malformed, t, {LAB + "10": "10.20.1.10", LAB + "66": "10.20.3.66"})
     label(t, e, "10.20.3.66", "dicom_malformed", "mutated/truncated/oversized-length DICOM PDUs sent to the PACS")
+
+    if a.extra:
+        # 9. the reading workstation queries the PACS at 03:12, 14 times in 10 minutes (known peer,
+        # port, AE titles and queries: only the hour is new)
+        t = t0 + 3 * 3600 + 720
+        e = t
+        finds = lib.find_patient + lib.find_series + lib.find_study
+        for j in range(14):
+            e = max(e, w.emit(lib.qr, [finds[j % len(finds)]], t + j * 42 + rng.uniform(0, 5), MAP_QR))
+        label(t, e, "10.20.3.23", "off_hours_activity", "reading workstation runs 14 C-FIND queries at 03:12")
+        # 10. a bedside monitor uploads ~100 vitals messages in 10 minutes (20:00), below the flood rate
+        t = t0 + 20 * 3600
+        e = t
+        mon = "10.20.10.11"
+        for j in range(100):
+            e = max(e, w.emit(lib.hl7, [lib.vitals[j % len(lib.vitals)]], t + j * 6.0,
+                              dict(MAP_HL7, **{LAB + "51": mon})))
+        label(t, e, mon, "volume_anomaly", "bedside monitor sends 100 ORU^R01 in 10 minutes to the HL7 engine")
+        # 11. the CT pushes MR/CR/US/DX objects to the PACS Q/R port (19:30)
+        t = t0 + 19 * 3600 + 1800
+        e = w.emit(lib.qr, lib.ct_qr_store, t, MAP_QR)
+        label(t, e, "10.20.2.21", "dicom_new_sop_class", "CT stores MR/CR/US/DX objects to the PACS Q/R port")
 
     nt = w.write(os.path.join(a.outdir, "test.pcap"))
     labels.sort()

@@ -731,3 +731,315 @@ fn durations() {
     assert!(parse_duration("3x").is_err());
     assert!(parse_duration("").is_err());
 }
+
+fn cmd_sop(c: &str, sop: &str) -> AppEvent {
+    AppEvent::Dicom(DicomEvent(Box::new(DicomRecord {
+        kind: "command",
+        command: Some(c.into()),
+        sop_class_uid: Some(sop.into()),
+        ..DicomRecord::default()
+    })))
+}
+
+const CT_IMAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
+const MR_IMAGE: &str = "1.2.840.10008.5.1.4.1.1.4";
+
+/// An exchange with chosen bytes each way.
+fn exchange2(t: &mut T, ts: f64, src: &str, dst: &str, dport: u16, up: u64, down: u64) {
+    t.id += 1;
+    let f = t.flow(src, dst, dport, 6);
+    t.obs(ts, f, Observed::FlowStart);
+    let s = FlowSummary {
+        pkts_toserver: 5,
+        pkts_toclient: 5,
+        bytes_toserver: up,
+        bytes_toclient: down,
+        start: Ts(0),
+        end: Ts(0),
+        state: "closed",
+        app_proto: None,
+    };
+    t.obs(ts + 0.05, f, Observed::FlowEnd(&s));
+}
+
+/// Three learning days from a Monday: A reports every 300 s day and night; C (a modality) stores
+/// CT images to B every 30 minutes from 08:00 to 17:59 only. Returns the next day's start.
+fn learned_days(dir: Option<&std::path::Path>) -> (T, f64) {
+    let mon = 1_794_182_400.0; // 2026-11-09 00:00 UTC, a Monday
+    let mut t = T::with(
+        Models::open(
+            Config {
+                mode: Mode::Learn,
+                ..Config::default()
+            },
+            dir,
+        )
+        .unwrap(),
+    );
+    let mut s = mon;
+    while s < mon + 3.0 * DAY {
+        t.exchange(s, A, B, 2575, &[hl7("ORU^R01")], Some(Protocol::Hl7), 1500);
+        let hour = ((s - mon) % DAY / 3600.0) as u64;
+        if (8..18).contains(&hour) && ((s - mon) as u64) % 1800 == 0 {
+            t.exchange(
+                s + 5.0,
+                C,
+                B,
+                104,
+                &[assoc("CT1", "PACS"), cmd_sop("C-STORE-RQ", CT_IMAGE)],
+                Some(Protocol::Dicom),
+                500_000,
+            );
+        }
+        s += 300.0;
+    }
+    t.m.finish().unwrap();
+    t.detect();
+    assert!(t.alerts.is_empty(), "learning raised {:?}", t.kinds());
+    (t, mon + 3.0 * DAY)
+}
+
+fn stores(t: &mut T, from: f64, n: u32, sop: &str) {
+    for i in 0..n {
+        t.exchange(
+            from + f64::from(i) * 20.0,
+            C,
+            B,
+            104,
+            &[assoc("CT1", "PACS"), cmd_sop("C-STORE-RQ", sop)],
+            Some(Protocol::Dicom),
+            500_000,
+        );
+    }
+}
+
+#[test]
+fn off_hours_activity() {
+    let (mut t, next) = learned_days(None);
+    // the monitor's night reports: nothing
+    for i in 0..12 {
+        t.exchange(
+            next + f64::from(i) * 300.0,
+            A,
+            B,
+            2575,
+            &[hl7("ORU^R01")],
+            Some(Protocol::Hl7),
+            1500,
+        );
+    }
+    assert!(!t.has("off_hours_activity", A), "{:?}", t.kinds());
+    // one store at 01:10: below the minimum activity
+    stores(&mut t, next + 3600.0 + 600.0, 1, CT_IMAGE);
+    assert!(!t.has("off_hours_activity", C));
+    // a burst of stores at 03:12 (Thursday): off hours
+    stores(&mut t, next + 3.0 * 3600.0 + 720.0, 8, CT_IMAGE);
+    let a = t
+        .alerts
+        .iter()
+        .find(|a| a.kind == "off_hours_activity")
+        .expect("off hours");
+    assert_eq!(a.device_ip, ip(C));
+    assert_eq!(a.evidence.expected, "active 08-17 h UTC");
+    assert!(
+        a.evidence.seen.contains("Thu 03:12 UTC"),
+        "{:?}",
+        a.evidence
+    );
+    // daytime stores, however many: nothing more
+    stores(&mut t, next + 10.0 * 3600.0, 12, CT_IMAGE);
+    assert_eq!(
+        t.alerts
+            .iter()
+            .filter(|a| a.kind == "off_hours_activity")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn volume_anomaly_per_direction() {
+    let mut t = learned();
+    // a normal window on A's HL7 edge, then A uploads 300 KB in one window (learned ~3 KB)
+    exchange2(&mut t, DAY + 10.0, A, B, 2575, 1500, 2000);
+    assert!(!t.has("volume_anomaly", A));
+    exchange2(&mut t, DAY + 20.0, A, B, 2575, 300_000, 2000);
+    let a = t
+        .alerts
+        .iter()
+        .find(|a| a.kind == "volume_anomaly")
+        .expect("volume");
+    assert_eq!((a.device_ip, a.peer_ip), (ip(A), Some(ip(B))));
+    assert!(a.summary.contains("sent"), "{}", a.summary);
+    assert!(
+        a.evidence.expected.contains("at most 3.0 KB sent"),
+        "{:?}",
+        a.evidence
+    );
+    // the other direction: B sends C far more on C's DICOM edge than it ever did (learned 2 KB)
+    let mut t = learned();
+    exchange2(&mut t, DAY + 10.0, C, B, 104, 500_000, 100_000);
+    assert!(
+        !t.has("volume_anomaly", C),
+        "below the floor: {:?}",
+        t.kinds()
+    );
+    exchange2(&mut t, DAY + 20.0, C, B, 104, 1000, 400_000_000);
+    let a = t
+        .alerts
+        .iter()
+        .find(|a| a.kind == "volume_anomaly")
+        .expect("volume received");
+    assert_eq!(a.device_ip, ip(C));
+    assert!(
+        a.summary.starts_with("10.1.0.2 sent 400.1 MB to 10.1.0.3"),
+        "{}",
+        a.summary
+    );
+    // a never-seen edge has no volumes to compare with (new_peer_or_service tells it)
+    let mut t = learned();
+    exchange2(&mut t, DAY + 10.0, C, A, 8080, 50_000_000, 1000);
+    assert!(!t.has("volume_anomaly", C), "{:?}", t.kinds());
+    assert!(t.has("new_peer_or_service", C));
+}
+
+#[test]
+fn dicom_new_sop_class() {
+    let (mut t, next) = learned_days(None);
+    stores(&mut t, next + 10.0 * 3600.0, 1, CT_IMAGE);
+    assert!(t.alerts.is_empty(), "{:?}", t.kinds());
+    stores(&mut t, next + 10.0 * 3600.0 + 100.0, 2, MR_IMAGE);
+    assert_eq!(t.kinds(), vec!["dicom_new_sop_class"]);
+    let a = &t.alerts[0];
+    assert_eq!((a.device_ip, a.peer_ip), (ip(C), Some(ip(B))));
+    assert_eq!(a.severity, 4);
+    assert!(a.summary.contains("MR Image Storage"), "{}", a.summary);
+    assert!(
+        a.evidence.expected.contains("CT Image Storage"),
+        "{:?}",
+        a.evidence
+    );
+    // a new request type says it already: no second alert for its SOP class
+    t.exchange(
+        next + 11.0 * 3600.0,
+        C,
+        B,
+        104,
+        &[cmd_sop("C-MOVE-RQ", "1.2.840.10008.5.1.4.1.2.2.2")],
+        Some(Protocol::Dicom),
+        1000,
+    );
+    assert!(t.has("dicom_new_command", C));
+    assert_eq!(
+        t.alerts
+            .iter()
+            .filter(|a| a.kind == "dicom_new_sop_class")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn activity_outlier() {
+    let mut t = learned();
+    // A's windows: a connection or two and an ORU each; now 40 connections sending 100 KB each
+    for i in 0..40 {
+        exchange2(
+            &mut t,
+            DAY + 5.0 + f64::from(i) * 10.0,
+            A,
+            B,
+            2575,
+            100_000,
+            2000,
+        );
+    }
+    let a = t
+        .alerts
+        .iter()
+        .find(|a| a.kind == "activity_outlier")
+        .expect("outlier");
+    assert_eq!((a.device_ip, a.peer_ip), (ip(A), Some(ip(B))));
+    assert!(
+        a.evidence.expected.contains("model: its own K-Means"),
+        "{:?}",
+        a.evidence
+    );
+    assert!(
+        a.summary.contains("where similar windows had"),
+        "{}",
+        a.summary
+    );
+    assert_eq!(
+        t.alerts
+            .iter()
+            .filter(|a| a.kind == "activity_outlier" && a.device_ip == ip(A))
+            .count(),
+        1,
+        "one alert per window"
+    );
+    // the model is the one fitted at the end of learning, on 144 windows of A
+    let f = t.m.devices()[&ip(A)]
+        .baseline
+        .activity
+        .fitted
+        .clone()
+        .unwrap();
+    assert!(f.windows >= 140, "{}", f.windows);
+}
+
+#[test]
+fn spoofed_source_flood_stays_small() {
+    let mut t = learned();
+    t.id = 1000;
+    for i in 0..5000u32 {
+        let src = format!("10.99.{}.{}", i >> 8, i & 0xff);
+        t.id += 1;
+        let f = t.flow(&src, B, 104, 6);
+        t.obs(DAY + f64::from(i) * 1e-4, f, Observed::FlowStart);
+    }
+    let cfg = Config::default();
+    assert!(t.m.devices().len() <= 4 + cfg.max_new_devices_per_10min as usize);
+    // (19 of the 5000 end in .255 and count as broadcast)
+    assert!(t.m.devices_over_cap >= 4981 - u64::from(cfg.max_new_devices_per_10min));
+    let new: Vec<&Alert> = t.alerts.iter().filter(|a| a.kind == "new_device").collect();
+    assert_eq!(new.len() as u32, cfg.new_device_alerts_per_window + 1);
+    assert!(new
+        .last()
+        .unwrap()
+        .summary
+        .contains("counted in this alert"));
+}
+
+#[test]
+fn new_baselines_persist_across_restart() {
+    let dir = std::env::temp_dir().join(format!("iomt-models-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (t, next) = learned_days(Some(&dir));
+    drop(t);
+    let m = Models::open(
+        Config {
+            mode: Mode::Detect,
+            ..Config::default()
+        },
+        Some(&dir),
+    )
+    .unwrap();
+    let c = &m.devices()[&ip(C)].baseline;
+    assert!(c.week.total() >= 40, "{}", c.week.total());
+    // Monday from 08:00 (when C was first seen), Tuesday and Wednesday
+    let covered: u32 = c.week.covered.iter().map(|h| u32::from(*h)).sum();
+    assert_eq!(covered, 16 + 24 + 24);
+    assert!(c.dicom_sop_by_peer[&ip(B)].contains(CT_IMAGE));
+    let a = &m.devices()[&ip(A)].baseline;
+    assert!(a.activity.fitted.is_some(), "fitted at the end of learning");
+    let e = a.edges.iter().find(|(e, _)| e.port == 2575).unwrap().1;
+    assert!(e.vol_windows >= 100 && e.sent_max >= 1500, "{e:?}");
+    // and the detectors use them after the restart
+    let mut t = T::with(m);
+    t.id = 10_000;
+    stores(&mut t, next + 3.0 * 3600.0 + 720.0, 8, MR_IMAGE);
+    assert!(t.has("off_hours_activity", C), "{:?}", t.kinds());
+    assert!(t.has("dicom_new_sop_class", C), "{:?}", t.kinds());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,8 +7,13 @@
 use crate::alert::{Alert, Evidence};
 use crate::net::{self, Cidr};
 use crate::oui;
-use crate::profile::{add_capped, add_str, facts, Device, Edge, EdgeStats, MacSeen, MAX_EDGES};
+use crate::outlier::{self, Fitted};
+use crate::profile::{
+    add_capped, add_str, facts, Device, Edge, EdgeStats, MacSeen, MAX_EDGES, MAX_SOP_PEERS,
+};
+use crate::rhythm;
 use crate::store::{Meta, Store};
+use crate::volume::{self, Volumes};
 use crate::{FlowInfo, FlowSummary, Observation, Observed};
 use iomt_parsers::{AppEvent, Protocol};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -21,6 +26,7 @@ mod linkid;
 const NS: u64 = 1_000_000_000;
 const MINUTE: u64 = 60 * NS;
 const TEN_MIN: u64 = 600 * NS;
+const HOUR: u64 = 3600 * NS;
 /// Activity separated by less than this is one burst (one report).
 const BURST_GAP: u64 = 10 * NS;
 
@@ -78,6 +84,21 @@ pub struct Config {
     pub external_bytes: u64,
     /// Most `new_peer_or_service` alerts per device per dedup window (a scan is one `port_scan`).
     pub new_peer_alerts_per_window: u32,
+    /// `off_hours_activity`: flows opened plus reports sent within one off-hours hour before it
+    /// fires (a lone NTP query is not a shift change).
+    pub off_hours_min_activity: u32,
+    /// `volume_anomaly`: a direction of a known edge above `factor ×` its learned 10-minute
+    /// maximum and above `floor` bytes.
+    pub volume_factor: u64,
+    pub volume_floor_bytes: u64,
+    /// `activity_outlier`: excess over the closest learned mode, in `ln` units (ln 10: an order
+    /// of magnitude in one feature).
+    pub outlier_margin: f64,
+    /// New device profiles created per 10 minutes at most (a spoofed-source flood stays small);
+    /// past it addresses are counted in `devices_over_cap`.
+    pub max_new_devices_per_10min: u32,
+    /// `new_device` alerts per dedup window at most; past it one alert counts the rest.
+    pub new_device_alerts_per_window: u32,
 }
 
 /// Default learning period of `--mode auto`.
@@ -92,6 +113,12 @@ impl Default for Config {
             dedup_window_ns: 3600 * NS,
             external_bytes: 10 << 20,
             new_peer_alerts_per_window: 3,
+            off_hours_min_activity: 10,
+            volume_factor: 10,
+            volume_floor_bytes: 128 << 10,
+            outlier_margin: std::f64::consts::LN_10,
+            max_new_devices_per_10min: 2048,
+            new_device_alerts_per_window: 20,
         }
     }
 }
@@ -109,6 +136,13 @@ struct Live {
     silent_alerted: bool,
     new_peer_window: u64,
     new_peer_alerts: u32,
+    /// off-hours: absolute capture hour, activities in it, first one, alerted
+    hour: u64,
+    hour_n: u32,
+    hour_first: u64,
+    off_alerted: bool,
+    /// the current 10-minute activity window (`activity_outlier`)
+    act: outlier::Win,
 }
 
 const MAX_WINDOW_SET: usize = 1024;
@@ -118,6 +152,10 @@ pub const MAX_DEVICES: usize = 100_000;
 /// Per-address activity windows kept at most; idle ones are pruned when full (once per ten minutes
 /// of capture time), and past it new addresses share one scratch window.
 pub const MAX_LIVE: usize = 100_000;
+/// Open (deduplicating) alerts kept at most; past it closed ones are dropped, then the oldest.
+pub const MAX_OPEN_ALERTS: usize = 16_384;
+/// Entries of the service-string cache before it is cleared.
+const MAX_SERVICES_SEEN: usize = 1 << 16;
 
 struct Open {
     start: u64,
@@ -162,6 +200,18 @@ pub struct Models {
     started: bool,
     /// Identity from DHCP, LLDP/CDP, mDNS and ARP, per MAC; ARP bindings.
     link: linkid::LinkState,
+    volumes: Volumes,
+    /// Role models for devices with too few windows of their own (built at the first need).
+    role_models: Option<HashMap<&'static str, Fitted>>,
+    /// Absolute capture hour being watched (credited to the weekly rhythm when it ends).
+    cover_hour: u64,
+    /// New profiles in the current 10 minutes, and `new_device` alerts in the dedup window.
+    new_dev_ten: u64,
+    new_dev_count: u32,
+    new_dev_alert_window: u64,
+    new_dev_alerts: u32,
+    /// The alert that counts never-seen devices past the alert cap, in its window.
+    new_dev_burst: Option<IpAddr>,
 }
 
 fn proto_bit(p: Protocol) -> u8 {
@@ -261,6 +311,14 @@ impl Models {
             flush_wall: Instant::now(),
             started: false,
             link: linkid::LinkState::default(),
+            volumes: Volumes::default(),
+            role_models: None,
+            cover_hour: 0,
+            new_dev_ten: u64::MAX,
+            new_dev_count: 0,
+            new_dev_alert_window: u64::MAX,
+            new_dev_alerts: 0,
+            new_dev_burst: None,
         };
         for (ip, d) in &m.devices {
             for ae in d
@@ -329,6 +387,7 @@ impl Models {
                 self.meta.learn_start_ns = Some(ts);
             }
             self.meta.run_start_ns = Some(ts);
+            self.cover_hour = ts / HOUR;
         } else if ts > self.now.saturating_add(3600 * NS) {
             // The sensor saw nothing for an hour (a gap between capture files): silence timers
             // restart rather than blaming devices for time nobody watched.
@@ -338,6 +397,13 @@ impl Models {
             self.now = ts;
         }
         self.meta.run_end_ns = Some(self.now);
+        if self.now / HOUR != self.cover_hour {
+            let watched = self.cover_hour;
+            self.cover_hour = self.now / HOUR;
+            if self.learning() {
+                self.cover(watched);
+            }
+        }
         if self.now >= self.last_tick.saturating_add(NS) {
             self.last_tick = self.now;
             if !self.learning() {
@@ -385,6 +451,244 @@ impl Models {
         }
     }
 
+    /// The capture hour `hour` (absolute) was watched while learning: every known device's weekly
+    /// rhythm covers its slot once more.
+    fn cover(&mut self, hour: u64) {
+        let slot = rhythm::slot(hour.saturating_mul(HOUR));
+        for (ip, d) in self.devices.iter_mut() {
+            if d.learned {
+                d.baseline.week.note_covered(slot);
+                self.dirty.insert(*ip);
+            }
+        }
+    }
+
+    /// The device opened a flow or sent a report: learns its weekly rhythm, or judges the hour.
+    fn rhythm_tick(&mut self, ip: IpAddr, out: &mut Vec<Alert>) {
+        let now = self.now;
+        if self.learning() {
+            if let Some(d) = self.devices.get_mut(&ip) {
+                d.baseline.week.note_activity(now);
+            }
+            return;
+        }
+        if !self.devices.get(&ip).is_some_and(|d| d.learned) {
+            return;
+        }
+        let min = self.cfg.off_hours_min_activity.max(1);
+        let l = self.live(ip);
+        if l.hour != now / HOUR {
+            l.hour = now / HOUR;
+            l.hour_n = 0;
+            l.hour_first = now;
+            l.off_alerted = false;
+        }
+        l.hour_n = l.hour_n.saturating_add(1);
+        if l.hour_n < min || l.off_alerted {
+            return;
+        }
+        l.off_alerted = true;
+        let (n, first) = (l.hour_n, l.hour_first);
+        let slot = rhythm::slot(now);
+        let Some(off) = self
+            .devices
+            .get(&ip)
+            .and_then(|d| d.baseline.week.off_hours(slot))
+        else {
+            return;
+        };
+        let secs = first / NS;
+        let when = format!(
+            "{} {:02}:{:02} UTC",
+            rhythm::day_name(slot),
+            secs % 86_400 / 3600,
+            secs % 3600 / 60
+        );
+        self.alert(
+            out,
+            "off_hours_activity",
+            5,
+            ip,
+            None,
+            None,
+            format!("{ip} is active at an hour it never was while learning: {n} flows/reports since {when}"),
+            off.expected,
+            format!("{n} flows/reports from {when}"),
+        );
+    }
+
+    /// Updates the device's current 10-minute activity window (learning closed windows) and, in
+    /// detect mode, judges it against the learned model.
+    fn act_update(&mut self, ip: IpAddr, out: &mut Vec<Alert>, f: impl FnOnce(&mut outlier::Win)) {
+        if !self.devices.contains_key(&ip) {
+            return;
+        }
+        let learning = self.learning();
+        let ten = self.now / TEN_MIN;
+        let l = self.live(ip);
+        let closed = l.act.roll(ten, learning);
+        f(&mut l.act);
+        let (x, alerted) = (l.act.vector(), l.act.alerted);
+        let summary_of = |w: &outlier::Win| {
+            format!(
+                "flows {}, sent {}, received {}, peers {}, messages {}, anomalies {}",
+                w.flows,
+                volume::human(w.sent),
+                volume::human(w.recv),
+                w.peers.len(),
+                w.msgs,
+                w.anomalies
+            )
+        };
+        let seen_now = summary_of(&l.act);
+        let top = l.act.top_peer();
+        if let Some(c) = closed {
+            if let Some(d) = self.devices.get_mut(&ip) {
+                d.baseline.activity.learn(c);
+                self.dirty.insert(ip);
+            }
+        }
+        if learning || alerted {
+            return;
+        }
+        let margin = self.cfg.outlier_margin;
+        let Some(d) = self.devices.get_mut(&ip) else {
+            return;
+        };
+        if !d.learned {
+            return;
+        }
+        if d.baseline.activity.refit() {
+            self.dirty.insert(ip);
+        }
+        let role = d.role();
+        let own = d.baseline.activity.fitted.clone();
+        let (model, source) = match own {
+            Some(m) => (m, "its own".to_string()),
+            None => {
+                if self.role_models.is_none() {
+                    self.role_models = Some(self.fit_role_models());
+                }
+                match self.role_models.as_ref().and_then(|m| m.get(role)) {
+                    Some(m) => (m.clone(), format!("the {role} role's")),
+                    None => return,
+                }
+            }
+        };
+        let Some(o) = model.judge(&x, margin) else {
+            return;
+        };
+        if let Some(l) = self.live.get_mut(&ip) {
+            l.act.alerted = true;
+        }
+        let Some(c) = model.clusters.get(o.cluster) else {
+            return;
+        };
+        let fname = outlier::FEATURES.get(o.feature).copied().unwrap_or("?");
+        let mode = (0..outlier::NF)
+            .map(|i| {
+                format!(
+                    "{} ≤ {}",
+                    outlier::FEATURES.get(i).copied().unwrap_or("?"),
+                    outlier::show(i, c.hi.get(i).copied().unwrap_or(0.0))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.alert(
+            out,
+            "activity_outlier",
+            5,
+            ip,
+            top,
+            None,
+            format!(
+                "{ip}'s activity in the current 10 minutes is unlike any learned window: {fname} {} where similar windows had {}-{}",
+                outlier::show(o.feature, o.seen),
+                outlier::show(o.feature, o.lo),
+                outlier::show(o.feature, o.hi)
+            ),
+            format!(
+                "10-minute windows like the closest of {} learned modes ({} of {} windows: {mode}); model: {source} K-Means",
+                model.clusters.len(),
+                c.windows,
+                model.windows
+            ),
+            format!(
+                "{seen_now}{} (excess {:.1} > margin {margin:.1} ln units)",
+                top.map(|p| format!("; most of it with {p}")).unwrap_or_default(),
+                o.score
+            ),
+        );
+    }
+
+    /// Role models: the windows of every learned device of a role, pooled.
+    fn fit_role_models(&self) -> HashMap<&'static str, Fitted> {
+        let mut pooled: HashMap<&'static str, std::collections::BTreeMap<outlier::Code, u32>> =
+            HashMap::new();
+        for d in self.devices.values().filter(|d| d.learned) {
+            let p = pooled.entry(d.role()).or_default();
+            for (c, n) in &d.baseline.activity.windows {
+                if let Some(v) = p.get_mut(c) {
+                    *v = v.saturating_add(*n);
+                } else if p.len() < outlier::MAX_CODES {
+                    p.insert(*c, *n);
+                }
+            }
+        }
+        pooled
+            .into_iter()
+            .filter_map(|(r, w)| outlier::fit(&w).map(|f| (r, f)))
+            .collect()
+    }
+
+    /// `new_device`, at most `new_device_alerts_per_window` per dedup window; past it one alert
+    /// counts the rest (a spoofed-source flood is one alert, not thousands).
+    #[allow(clippy::too_many_arguments)]
+    fn new_device_alert(
+        &mut self,
+        out: &mut Vec<Alert>,
+        ip: IpAddr,
+        peer: IpAddr,
+        summary: String,
+        seen: String,
+    ) {
+        let w = self.now / self.cfg.dedup_window_ns.max(1);
+        if self.new_dev_alert_window != w {
+            self.new_dev_alert_window = w;
+            self.new_dev_alerts = 0;
+            self.new_dev_burst = None;
+        }
+        let cap = self.cfg.new_device_alerts_per_window;
+        if self.new_dev_alerts < cap {
+            self.new_dev_alerts = self.new_dev_alerts.saturating_add(1);
+            self.alert(
+                out,
+                "new_device",
+                5,
+                ip,
+                Some(peer),
+                None,
+                summary,
+                "only devices of the learned inventory".into(),
+                seen,
+            );
+            return;
+        }
+        let first = *self.new_dev_burst.get_or_insert(ip);
+        self.alert(
+            out,
+            "new_device",
+            5,
+            first,
+            None,
+            None,
+            format!("more than {cap} never-seen internal addresses within the hour; from {first} on each one is counted in this alert (spoofed sources or an unknown subnet)"),
+            "only devices of the learned inventory".into(),
+            format!("{ip} and the other never-seen addresses this alert counts"),
+        );
+    }
+
     /// Creates the profile if needed; true when the device is new.
     fn touch(&mut self, ip: IpAddr, mac: Option<[u8; 6]>) -> bool {
         let now = self.now;
@@ -404,6 +708,17 @@ impl Models {
             }
             return false;
         }
+        let ten = now / TEN_MIN;
+        if self.new_dev_ten != ten {
+            self.new_dev_ten = ten;
+            self.new_dev_count = 0;
+        }
+        if self.new_dev_count >= self.cfg.max_new_devices_per_10min {
+            self.dirty.remove(&ip);
+            self.devices_over_cap = self.devices_over_cap.saturating_add(1);
+            return false;
+        }
+        self.new_dev_count = self.new_dev_count.saturating_add(1);
         let mut d = Device {
             ip: Some(ip),
             first_seen_ns: now,
@@ -449,7 +764,8 @@ impl Models {
         !moved
     }
 
-    fn activity(&mut self, ip: IpAddr) {
+    fn activity(&mut self, ip: IpAddr, out: &mut Vec<Alert>) {
+        self.rhythm_tick(ip, out);
         let now = self.now;
         let learning = self.learning();
         let Some(d) = self.devices.get_mut(&ip) else {
@@ -543,6 +859,12 @@ impl Models {
             return;
         }
         let learning = self.learning();
+        if proto.is_some() {
+            self.act_update(ip, out, |w| {
+                w.msgs = w.msgs.saturating_add(1);
+                w.peer(peer, 1);
+            });
+        }
         let l = self.live(ip);
         l.msgs = l.msgs.saturating_add(1);
         let n = l.msgs;
@@ -579,34 +901,38 @@ impl Models {
         let learning = self.learning();
         if self.internal(client) && !net::is_group(client) {
             if self.touch(client, f.src_mac) && !learning {
-                self.alert(
+                self.new_device_alert(
                     out,
-                    "new_device",
-                    5,
                     client,
-                    Some(server),
-                    None,
+                    server,
                     format!(
                         "never-seen device {client} opened a connection to {server} port {}",
                         f.dport
                     ),
-                    "only devices of the learned inventory".into(),
                     format!("{client} ({} to {server}:{})", l4(f.proto), f.dport),
                 );
             }
             self.bump(client, "flows_opened");
+            self.rhythm_tick(client, out);
+            self.act_update(client, out, |w| {
+                w.flows = w.flows.saturating_add(1);
+                w.peer(server, 1);
+            });
             self.count_msg(client, server, None, out);
-            // scans: distinct targets per minute
-            let l = self.live(client);
-            if l.targets.len() < MAX_WINDOW_SET {
-                l.targets.insert((server, f.dport));
-            }
-            if l.hosts.len() < MAX_WINDOW_SET {
-                l.hosts.insert(server);
-            }
-            let (nt, nh) = (l.targets.len() as u64, l.hosts.len() as u64);
-            if !learning {
-                self.scan_check(client, server, nt, nh, out);
+            // scans: distinct targets per minute (profiled devices only: an address past the
+            // admission cap gets no per-source state)
+            if self.devices.contains_key(&client) {
+                let l = self.live(client);
+                if l.targets.len() < MAX_WINDOW_SET {
+                    l.targets.insert((server, f.dport));
+                }
+                if l.hosts.len() < MAX_WINDOW_SET {
+                    l.hosts.insert(server);
+                }
+                let (nt, nh) = (l.targets.len() as u64, l.hosts.len() as u64);
+                if !learning {
+                    self.scan_check(client, server, nt, nh, out);
+                }
             }
         }
         // the peer/service edge, owned by the internal end
@@ -757,28 +1083,26 @@ impl Models {
         let app = s.app_proto.map(|p| p.name()).unwrap_or("unknown");
         if answered && self.internal(server) && !net::is_group(server) {
             if self.touch(server, f.dst_mac) && !learning {
-                self.alert(
+                self.new_device_alert(
                     out,
-                    "new_device",
-                    5,
                     server,
-                    Some(client),
-                    None,
+                    client,
                     format!(
                         "never-seen device {server} answered {client} on port {}",
                         f.dport
                     ),
-                    "only devices of the learned inventory".into(),
                     format!("{server} serving {}/{}", l4(f.proto), f.dport),
                 );
             }
             self.bump(server, "flows_answered");
             // strings are built once per new (device, service), not per flow
             let bit = s.app_proto.map(proto_bit).unwrap_or(0);
-            if self.services_seen.len() < 1 << 20
-                && self
-                    .services_seen
-                    .insert((server, true, f.proto, f.dport, bit))
+            if self.services_seen.len() >= MAX_SERVICES_SEEN {
+                self.services_seen.clear();
+            }
+            if self
+                .services_seen
+                .insert((server, true, f.proto, f.dport, bit))
             {
                 if let Some(d) = self.devices.get_mut(&server) {
                     let svc = format!("{}/{} {app}", l4(f.proto), f.dport);
@@ -788,10 +1112,12 @@ impl Models {
                 }
             }
             let port = service_port(f.dport);
-            if self.services_seen.len() < 1 << 20
-                && self
-                    .services_seen
-                    .insert((client, false, f.proto, port, bit))
+            if self.services_seen.len() >= MAX_SERVICES_SEEN {
+                self.services_seen.clear();
+            }
+            if self
+                .services_seen
+                .insert((client, false, f.proto, port, bit))
             {
                 if let Some(d) = self.devices.get_mut(&client) {
                     let used = format!("{}/{} {app}", l4(f.proto), port);
@@ -805,6 +1131,23 @@ impl Models {
             if let Some(d) = self.devices.get_mut(&ip) {
                 d.bump("bytes", bytes);
             }
+        }
+        // an exchange with outside that already raised its alert feeds no other detector
+        let judged_external = self.external_flows.contains(&f.id);
+        self.act_update(client, out, |w| {
+            if judged_external {
+                return;
+            }
+            w.sent = w.sent.saturating_add(s.bytes_toserver);
+            w.recv = w.recv.saturating_add(s.bytes_toclient);
+            w.peer(server, bytes);
+        });
+        if self.internal(server) && !judged_external {
+            self.act_update(server, out, |w| {
+                w.sent = w.sent.saturating_add(s.bytes_toclient);
+                w.recv = w.recv.saturating_add(s.bytes_toserver);
+                w.peer(client, bytes.saturating_add(1));
+            });
         }
         // edge statistics and downgrade
         let (owner, edge) = if self.internal(client) {
@@ -848,6 +1191,53 @@ impl Models {
                     st.apps |= bit;
                 }
             }
+        }
+        // per-direction volume of the edge in its 10-minute window
+        let (o_sent, o_recv) = if owner == client {
+            (s.bytes_toserver, s.bytes_toclient)
+        } else {
+            (s.bytes_toclient, s.bytes_toserver)
+        };
+        let (factor, floor) = (self.cfg.volume_factor, self.cfg.volume_floor_bytes);
+        let mut overs = Vec::new();
+        if let Some(d) = self.devices.get_mut(&owner) {
+            let judge = d.learned;
+            if let Some(st) = d.baseline.edges.get_mut(&edge) {
+                overs = self.volumes.add(
+                    self.now, owner, edge, st, o_sent, o_recv, learning, judge, factor, floor,
+                );
+                if learning {
+                    self.dirty.insert(owner);
+                }
+            }
+        }
+        for o in overs {
+            let svc = format!("{}/{}", l4(edge.proto), edge.port);
+            let peer = edge.peer;
+            let (summary, expected, seen) = if o.sent {
+                (
+                    format!("{owner} sent {} to {peer} ({svc}) within 10 minutes, far above the most it ever sent there ({})", volume::human(o.seen), volume::human(o.learned_max)),
+                    format!("at most {} sent and {} received per 10 minutes on this peer/service (alert above {} sent)", volume::human(o.learned_max), volume::human(o.other_max), volume::human(o.threshold)),
+                    format!("{} sent, {} received in the current 10 minutes", volume::human(o.seen), volume::human(o.other_seen)),
+                )
+            } else {
+                (
+                    format!("{peer} sent {} to {owner} ({svc}) within 10 minutes, far above the most {owner} ever received there ({})", volume::human(o.seen), volume::human(o.learned_max)),
+                    format!("at most {} received and {} sent per 10 minutes on this peer/service (alert above {} received)", volume::human(o.learned_max), volume::human(o.other_max), volume::human(o.threshold)),
+                    format!("{} received, {} sent in the current 10 minutes", volume::human(o.seen), volume::human(o.other_seen)),
+                )
+            };
+            self.alert(
+                out,
+                "volume_anomaly",
+                6,
+                owner,
+                Some(peer),
+                s.app_proto.map(|p| p.name()),
+                summary,
+                expected,
+                seen,
+            );
         }
         if let Some(app) = downgrade {
             self.alert(
@@ -920,6 +1310,10 @@ impl Models {
             if !self.devices.contains_key(&sender) {
                 return;
             }
+            self.act_update(sender, out, |w| {
+                w.anomalies = w.anomalies.saturating_add(1);
+                w.peer(receiver, 1);
+            });
             let l = self.live(sender);
             l.anomalies = l.anomalies.saturating_add(1);
             let n = l.anomalies;
@@ -1006,7 +1400,7 @@ impl Models {
                     }
                 }
                 if i.apdu == "prst" {
-                    self.activity(sender);
+                    self.activity(sender, out);
                 }
                 self.count_msg(sender, receiver, Some("ieee20601"), out);
             }
@@ -1271,7 +1665,7 @@ impl Models {
                     self.count_msg(sender, receiver, Some("dicom"), out);
                     return;
                 }
-                self.activity(sender);
+                self.activity(sender, out);
                 self.count_msg(sender, receiver, Some("dicom"), out);
                 let (scu, scp) = match cmd {
                     "C-STORE-RQ" => (facts::DICOM_STORE_SCU, facts::DICOM_STORE_SCP),
@@ -1287,9 +1681,30 @@ impl Models {
                 let bulk = d.query_bulk == Some(true) && cmd == "C-FIND-RQ";
                 if let Some(dev) = self.devices.get_mut(&sender) {
                     dev.facts |= scu;
-                    if let Some(sop) = &d.sop_class_uid {
-                        add_str(&mut dev.baseline.dicom_sop_classes, sop);
-                    }
+                    // SOP classes actually requested (the affected SOP class of a DIMSE request,
+                    // not the many abstract syntaxes an A-ASSOCIATE-RQ proposes), per peer; with a
+                    // peer it never sent requests to, the device's whole vocabulary is the
+                    // reference (the new peer is `new_peer_or_service`'s business), as for
+                    // profiles from stores older than the per-peer sets
+                    let sop_new = d.sop_class_uid.as_deref().and_then(|sop| {
+                        let b = &mut dev.baseline;
+                        let known = match b.dicom_sop_by_peer.get(&receiver) {
+                            Some(set) => set.contains(sop),
+                            None => b.dicom_sop_classes.contains(sop),
+                        };
+                        let had = match b.dicom_sop_by_peer.get(&receiver) {
+                            Some(set) => set.iter().map(|u| sop_name(u)).collect::<Vec<_>>(),
+                            None => b.dicom_sop_classes.iter().map(|u| sop_name(u)).collect(),
+                        }
+                        .join(", ");
+                        add_str(&mut b.dicom_sop_classes, sop);
+                        if b.dicom_sop_by_peer.contains_key(&receiver)
+                            || b.dicom_sop_by_peer.len() < MAX_SOP_PEERS
+                        {
+                            add_str(b.dicom_sop_by_peer.entry(receiver).or_default(), sop);
+                        }
+                        (!known && !learning && dev.learned).then(|| (sop.to_string(), had))
+                    });
                     let known = dev.baseline.dicom_commands.contains(cmd);
                     if !known {
                         if !learning && dev.learned {
@@ -1309,6 +1724,16 @@ impl Models {
                             ));
                         }
                         add_str(&mut dev.baseline.dicom_commands, cmd);
+                    }
+                    // a new request already says it; otherwise a new SOP class with this peer
+                    if let Some((sop, had)) = sop_new.filter(|_| alerts.is_empty()) {
+                        alerts.push((
+                            "dicom_new_sop_class",
+                            4,
+                            format!("{sender} sent {cmd} for {} to {receiver}, a SOP class it never used with that peer", sop_name(&sop)),
+                            if had.is_empty() { "no DICOM requests to this peer".into() } else { format!("SOP classes {had}") },
+                            format!("{cmd} {}", sop_name(&sop)),
+                        ));
                     }
                     if bulk {
                         if !learning && dev.learned && !dev.baseline.dicom_bulk_query {
@@ -1387,7 +1812,7 @@ impl Models {
             self.count_msg(sender, receiver, Some("hl7"), out);
             return;
         }
-        self.activity(sender);
+        self.activity(sender, out);
         self.count_msg(sender, receiver, Some("hl7"), out);
         let Some(mt) = h.message_type.as_deref() else {
             return;
@@ -1496,7 +1921,7 @@ impl Models {
             return;
         };
         if msg.starts_with("Episodic") || msg.ends_with("Report") {
-            self.activity(sender);
+            self.activity(sender, out);
         }
         self.count_msg(sender, receiver, Some("sdc"), out);
         if !sdc_request(msg) || net::is_group(receiver) {
@@ -1579,9 +2004,16 @@ impl Models {
                 &now.to_be_bytes()
             ])
         );
-        if self.open.len() > 65_536 {
+        if self.open.len() >= MAX_OPEN_ALERTS {
             let w = self.cfg.dedup_window_ns;
             self.open.retain(|_, o| now.saturating_sub(o.start) < w);
+            if self.open.len() >= MAX_OPEN_ALERTS {
+                // the oldest half goes (their counts are already queued in alert_counts)
+                let mut starts: Vec<u64> = self.open.values().map(|o| o.start).collect();
+                let mid = starts.len() / 2;
+                let cut = *starts.select_nth_unstable(mid).1;
+                self.open.retain(|_, o| o.start > cut);
+            }
         }
         self.open.insert(
             key,
@@ -1635,14 +2067,64 @@ impl Models {
             let ips: Vec<IpAddr> = self.live.keys().copied().collect();
             let now = self.now;
             self.now = now.saturating_add(TEN_MIN);
+            let ten = self.now / TEN_MIN;
             for ip in ips {
-                let _ = self.live(ip);
+                let l = self.live(ip);
+                let closed = l.act.roll(ten, true);
+                if let (Some(c), Some(d)) = (closed, self.devices.get_mut(&ip)) {
+                    d.baseline.activity.learn(c);
+                }
                 self.dirty.insert(ip);
             }
             self.now = now;
+            for (ip, edge, sent, recv, learn) in self.volumes.drain() {
+                if let Some(st) = self
+                    .devices
+                    .get_mut(&ip)
+                    .and_then(|d| d.baseline.edges.get_mut(&edge))
+                {
+                    volume::fold_drained(st, sent, recv, learn);
+                    self.dirty.insert(ip);
+                }
+            }
+            // the hour being watched, and the activity models fitted at the end of learning
+            self.cover(self.now / HOUR);
+            for (ip, d) in self.devices.iter_mut() {
+                if d.baseline.activity.refit() {
+                    self.dirty.insert(*ip);
+                }
+            }
         }
         self.flush()
     }
+}
+
+/// A SOP class UID with its PS3.4 / PS3.6 name when it is a common one.
+fn sop_name(uid: &str) -> String {
+    let name = match uid {
+        "1.2.840.10008.1.1" => "Verification",
+        "1.2.840.10008.5.1.4.1.1.1" => "CR Image Storage",
+        "1.2.840.10008.5.1.4.1.1.1.1" => "Digital X-Ray Image Storage",
+        "1.2.840.10008.5.1.4.1.1.2" => "CT Image Storage",
+        "1.2.840.10008.5.1.4.1.1.3.1" => "Ultrasound Multi-frame Image Storage",
+        "1.2.840.10008.5.1.4.1.1.4" => "MR Image Storage",
+        "1.2.840.10008.5.1.4.1.1.6.1" => "Ultrasound Image Storage",
+        "1.2.840.10008.5.1.4.1.1.7" => "Secondary Capture Image Storage",
+        "1.2.840.10008.5.1.4.1.1.88.11" => "Basic Text SR Storage",
+        "1.2.840.10008.5.1.4.1.1.9.1.3" => "Ambulatory ECG Waveform Storage",
+        "1.2.840.10008.5.1.4.1.1.104.1" => "Encapsulated PDF Storage",
+        "1.2.840.10008.5.1.4.1.2.1.1" => "Patient Root Q/R FIND",
+        "1.2.840.10008.5.1.4.1.2.1.2" => "Patient Root Q/R MOVE",
+        "1.2.840.10008.5.1.4.1.2.1.3" => "Patient Root Q/R GET",
+        "1.2.840.10008.5.1.4.1.2.2.1" => "Study Root Q/R FIND",
+        "1.2.840.10008.5.1.4.1.2.2.2" => "Study Root Q/R MOVE",
+        "1.2.840.10008.5.1.4.1.2.2.3" => "Study Root Q/R GET",
+        "1.2.840.10008.5.1.4.31" => "Modality Worklist FIND",
+        "1.2.840.10008.3.1.2.3.3" => "Modality Performed Procedure Step",
+        "1.2.840.10008.1.20.1" => "Storage Commitment Push",
+        _ => return uid.to_string(),
+    };
+    format!("{name} ({uid})")
 }
 
 fn tls_rank(v: &str) -> u8 {

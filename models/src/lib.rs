@@ -11,8 +11,11 @@ pub mod eval;
 pub mod inventory;
 pub mod net;
 pub mod oui;
+pub mod outlier;
 pub mod profile;
+pub mod rhythm;
 pub mod store;
+pub mod volume;
 
 #[cfg(test)]
 mod detect_tests;

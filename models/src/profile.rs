@@ -10,6 +10,8 @@ use std::net::IpAddr;
 pub const MAX_SET: usize = 32;
 /// Most learned peers/services per device.
 pub const MAX_EDGES: usize = 4096;
+/// Most DICOM peers whose SOP classes are kept per device.
+pub const MAX_SOP_PEERS: usize = 64;
 
 /// Insert into a capped set; true when the value is new (and was stored or dropped for the cap).
 pub fn add_capped<T: Ord>(set: &mut BTreeSet<T>, v: T) -> bool {
@@ -131,6 +133,15 @@ pub struct EdgeStats {
     /// Best TLS version negotiated on this edge (rank: 1 SSLv3 … 5 TLS 1.3; 0 none).
     #[serde(default)]
     pub tls_best: u8,
+    /// Largest bytes the device sent on this edge in one 10-minute window (see `volume`).
+    #[serde(default)]
+    pub sent_max: u64,
+    /// Largest bytes the device received on this edge in one 10-minute window.
+    #[serde(default)]
+    pub recv_max: u64,
+    /// Learned 10-minute windows with traffic on this edge.
+    #[serde(default)]
+    pub vol_windows: u32,
 }
 
 /// Periodicity of a device's own activity (bursts: activity separated by ≥ 10 s of quiet).
@@ -195,9 +206,13 @@ pub struct Baseline {
     /// DIMSE requests it sent.
     #[serde(default)]
     pub dicom_commands: BTreeSet<String>,
-    /// SOP classes of the requests it sent (vocabulary; no detector yet).
+    /// SOP classes of the requests it sent (any peer).
     #[serde(default)]
     pub dicom_sop_classes: BTreeSet<String>,
+    /// SOP classes of the requests it sent, per peer (`dicom_new_sop_class`); at most
+    /// [`MAX_SOP_PEERS`] peers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dicom_sop_by_peer: BTreeMap<IpAddr, BTreeSet<String>>,
     /// It sent universal-match (bulk) C-FINDs.
     #[serde(default)]
     pub dicom_bulk_query: bool,
@@ -218,6 +233,12 @@ pub struct Baseline {
     pub rhythm: Rhythm,
     #[serde(default)]
     pub rates: Rates,
+    /// Activity by hour of the week (`off_hours_activity`).
+    #[serde(default)]
+    pub week: crate::rhythm::WeekRhythm,
+    /// Learned 10-minute activity windows and their K-Means model (`activity_outlier`).
+    #[serde(default)]
+    pub activity: crate::outlier::ActivityModel,
 }
 
 mod edges_as_vec {

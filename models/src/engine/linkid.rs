@@ -168,20 +168,17 @@ impl Models {
                 })
                 .unwrap_or_default();
             let mac_s = crate::oui::mac_string(mac);
-            self.alert(
+            let seen = if names.is_empty() {
+                format!("{ip} leased to {mac_s}")
+            } else {
+                format!("{ip} leased to {mac_s} ({names})")
+            };
+            self.new_device_alert(
                 out,
-                "new_device",
-                5,
                 ip,
-                Some(server),
-                Some("dhcp"),
+                server,
                 format!("never-seen device {ip} ({mac_s}) got a DHCP lease from {server}"),
-                "only devices of the learned inventory".into(),
-                if names.is_empty() {
-                    format!("{ip} leased to {mac_s}")
-                } else {
-                    format!("{ip} leased to {mac_s} ({names})")
-                },
+                seen,
             );
         }
     }
