@@ -37,6 +37,7 @@ CAPTURES = {
     "sdc/sdc11073.pcap": ({}, "sdc"),
     "sdc/sdc11073-tls.pcap": ({}, "sdctls"),
     "noise/noise.pcap": ({}, "noise"),
+    "noise/netid.pcap": ({}, "netid"),
     "scenario/baseline.pcap": ({"dicom": [104, 4242], "hl7": [2575, 6661]}, "scenario"),
     "scenario/test.pcap": ({"dicom": [104, 4242], "hl7": [2575, 6661]}, "scenario"),
 }
@@ -122,6 +123,22 @@ def specs(cap, decode, family):
             ("tcp_syn_only", tshark(cap, {}, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==0", "-T", "fields",
                                     "-e", "frame.number"), "lines"),
             ("arp_frames", tshark(cap, {}, "-Y", "arp", "-T", "fields", "-e", "frame.number"), "lines"),
+        ]
+    if family == "netid":
+        s += [
+            ("arp_frames", tshark(cap, {}, "-Y", "arp", "-T", "fields", "-e", "frame.number"), "lines"),
+            ("arp_sender_bindings", fields(cap, {}, "arp", "arp.src.proto_ipv4", "arp.src.hw_mac"), "value_counts"),
+            ("lldp_system_names", fields(cap, {}, "lldp", "lldp.tlv.system.name"), "value_counts"),
+            ("lldp_system_descriptions", fields(cap, {}, "lldp", "lldp.tlv.system.desc"), "value_counts"),
+            ("cdp_device_ids", fields(cap, {}, "cdp", "cdp.deviceid"), "value_counts"),
+            ("cdp_platforms", fields(cap, {}, "cdp", "cdp.platform"), "value_counts"),
+            ("dhcp_message_types", fields(cap, {}, "dhcp", "dhcp.option.dhcp"), "value_counts"),
+            ("dhcp_hostnames", fields(cap, {}, "dhcp", "dhcp.option.hostname"), "value_counts"),
+            ("dhcp_vendor_classes", fields(cap, {}, "dhcp", "dhcp.option.vendor_class_id"), "value_counts"),
+            ("dhcp_fqdns", fields(cap, {}, "dhcp", "dhcp.fqdn.name"), "value_counts"),
+            ("mdns_frames", tshark(cap, {}, "-Y", "mdns", "-T", "fields", "-e", "frame.number"), "lines"),
+            ("mdns_ptr_names", fields(cap, {}, "mdns", "dns.ptr.domain_name"), "value_counts"),
+            ("mdns_srv_targets", fields(cap, {}, "mdns", "dns.srv.target"), "value_counts"),
         ]
     return s
 

@@ -15,9 +15,9 @@ mkdir -p "$WORK"
 
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   apt-get install -y --no-install-recommends dcmtk orthanc tcpdump tshark nmap dnsmasq-base \
-      isc-dhcp-client chrony ethtool iproute2 openssl git
+      isc-dhcp-client chrony ethtool iproute2 openssl git lldpd arping
   $PY -m pip install pydicom==3.0.2 pynetdicom==3.0.4 hl7==0.4.5 hl7apy==1.3.5 sdc11073==3.0.0 \
-      dpkt==1.9.8 numpy pillow
+      dpkt==1.9.8 numpy pillow zeroconf==0.154.0
 fi
 if [ -z "${SDC11073_SRC:-}" ]; then
   SDC11073_SRC="$WORK/sdc11073-src"
@@ -38,6 +38,7 @@ $PY "$GEN/rec_dicom.py" "$CAP" all --work "$WORK"
 $PY "$GEN/rec_hl7.py" "$CAP" all --work "$WORK"
 $PY "$GEN/rec_sdc.py" "$CAP" all --work "$WORK"
 $PY "$GEN/rec_noise.py" "$CAP" --work "$WORK"
+$PY "$GEN/rec_netid.py" "$CAP" --work "$WORK"
 # IEEE 11073-20601: only with a locally built antidote (ANTIDOTE_DIR), see rec_20601.py
 $PY "$GEN/rec_20601.py" "$CAP"
 $PY "$GEN/scenario.py" "$CAP/scenario" --small --baseline-days 2 --start 2026-11-18 --beds 3 --vitals-every 1200

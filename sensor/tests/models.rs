@@ -317,3 +317,96 @@ fn no_phi_in_eve_inventory_or_state() {
     assert!(checked >= 30);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The identity chatter of `noise/netid.pcap` (lldpd, python-zeroconf, dnsmasq + dhclient, arping):
+/// every name reaches the inventory, DHCP leases make devices, and the second MAC claiming the pump
+/// gateway's address is an `arp_conflict` naming both MACs.
+#[test]
+fn link_identity_reaches_the_inventory_and_an_arp_conflict_alerts() {
+    let dir = tmp("netid");
+    let state = dir.join("state");
+    let eve = dir.join("eve.json");
+    let text = replay(
+        &state,
+        "detect",
+        Some(&eve),
+        &[capture("noise/netid.pcap")],
+        &[],
+    );
+    let a = alerts(&text);
+    let conflicts: Vec<_> = a
+        .iter()
+        .filter(|v| v["alert"]["kind"] == "arp_conflict")
+        .collect();
+    assert_eq!(conflicts.len(), 1, "{a:#?}");
+    let c = &conflicts[0]["alert"];
+    assert_eq!(c["device_ip"], "172.30.0.52");
+    assert!(
+        c["evidence"]["expected"]
+            .as_str()
+            .unwrap()
+            .contains("0e:1a:03:00:00:34"),
+        "{c}"
+    );
+    assert!(
+        c["evidence"]["seen"]
+            .as_str()
+            .unwrap()
+            .contains("0e:1a:07:00:00:42"),
+        "{c}"
+    );
+    // The link-layer alert carries the frame's MACs, not flow fields.
+    assert_eq!(conflicts[0]["src_mac"], "0e:1a:07:00:00:42");
+    assert!(conflicts[0].get("flow_id").is_none());
+    let leased: Vec<_> = a
+        .iter()
+        .filter(|v| {
+            v["alert"]["kind"] == "new_device"
+                && v["alert"]["summary"]
+                    .as_str()
+                    .unwrap()
+                    .contains("DHCP lease")
+        })
+        .map(|v| v["alert"]["device_ip"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(leased.len(), 2, "{leased:?}");
+    let inv = inventory(&state);
+    let ident = |ip: &str| -> serde_json::Value {
+        inv.iter()
+            .find(|d| d["ip"] == ip)
+            .unwrap_or_else(|| panic!("{ip} not in {inv:#?}"))["identity"]
+            .clone()
+    };
+    let has = |v: &serde_json::Value, field: &str, want: &str| {
+        assert!(
+            v[field]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == want)),
+            "{field} lacks {want}: {v}"
+        );
+    };
+    let gw = ident("172.30.0.52");
+    has(&gw, "lldp_system_name", "infusion-gw-3");
+    has(&gw, "lldp_description", "PumpGW-200");
+    has(&gw, "mdns_services", "_http._tcp.local");
+    has(&ident("172.30.0.21"), "hostnames", "ct01.local");
+    has(
+        &ident("172.30.0.21"),
+        "mdns_services",
+        "CT01 Scanner._dicom._tcp.local",
+    );
+    for ip in &leased {
+        let id = ident(ip);
+        assert!(
+            id["dhcp_vendor_class"]
+                .as_array()
+                .is_some_and(|v| !v.is_empty()),
+            "{ip}: {id}"
+        );
+        assert!(id["dhcp_fingerprint"]
+            .as_array()
+            .is_some_and(|v| !v.is_empty()));
+    }
+    has(&ident(&leased[0]), "hostnames", "pump-ward3-07");
+    let _ = std::fs::remove_dir_all(&dir);
+}

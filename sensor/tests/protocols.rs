@@ -58,6 +58,26 @@ fn ours(capture_rel: &str) -> (Counts, Vec<Value>) {
             }
             "tls" => add(format!("tls:{ty}")),
             "ieee20601" => add(format!("apdu:{}", o["apdu"].as_str().unwrap_or("?"))),
+            "arp" | "mdns" => add(format!("frames:{et}")),
+            "lldp" | "cdp" => {
+                let names = [("system_name", "sysname"), ("platform", "platform")];
+                for (field, key) in names {
+                    if let Some(x) = o[field].as_str() {
+                        add(format!("{et}-{key}:{x}"));
+                    }
+                }
+            }
+            "dhcp" => {
+                for (field, key) in [
+                    ("hostname", "host"),
+                    ("vendor_class", "vendor"),
+                    ("fqdn", "fqdn"),
+                ] {
+                    if let Some(x) = o[field].as_str() {
+                        add(format!("dhcp-{key}:{x}"));
+                    }
+                }
+            }
             "anomaly" => add("anomaly".into()),
             _ => {}
         }
@@ -129,6 +149,13 @@ fn protocol_events_agree_with_tshark_on_every_committed_capture() {
             ("hl7_event_types", "hl7ev:"),
             ("hl7_ack_codes", "ack:"),
             ("http_request_methods", "method:"),
+            ("lldp_system_names", "lldp-sysname:"),
+            // CDP's device id is our system name when there is no System Name TLV.
+            ("cdp_device_ids", "cdp-sysname:"),
+            ("cdp_platforms", "cdp-platform:"),
+            ("dhcp_hostnames", "dhcp-host:"),
+            ("dhcp_vendor_classes", "dhcp-vendor:"),
+            ("dhcp_fqdns", "dhcp-fqdn:"),
         ] {
             let Some(map) = fact(facts, fact_name).and_then(Value::as_object) else {
                 continue;
@@ -140,6 +167,13 @@ fn protocol_events_agree_with_tshark_on_every_committed_capture() {
                     v.as_u64().unwrap(),
                     k == "C-STORE-RSP",
                 );
+            }
+        }
+        // Identity chatter: every ARP and mDNS frame is one event (the netid capture; the other
+        // captures' ARP frames are compared the same way where their facts count them).
+        for (fact_name, key) in [("arp_frames", "frames:arp"), ("mdns_frames", "frames:mdns")] {
+            if let Some(frames) = fact(facts, fact_name).and_then(Value::as_u64) {
+                compare(fact_name, n(key), frames, false);
             }
         }
         if let Some(frames) = fact(facts, "wsdiscovery_udp_frames").and_then(Value::as_u64) {
