@@ -529,19 +529,6 @@ impl Models {
         let closed = l.act.roll(ten, learning);
         f(&mut l.act);
         let (x, alerted) = (l.act.vector(), l.act.alerted);
-        let summary_of = |w: &outlier::Win| {
-            format!(
-                "flows {}, sent {}, received {}, peers {}, messages {}, anomalies {}",
-                w.flows,
-                volume::human(w.sent),
-                volume::human(w.recv),
-                w.peers.len(),
-                w.msgs,
-                w.anomalies
-            )
-        };
-        let seen_now = summary_of(&l.act);
-        let top = l.act.top_peer();
         if let Some(c) = closed {
             if let Some(d) = self.devices.get_mut(&ip) {
                 d.baseline.activity.learn(c);
@@ -562,25 +549,39 @@ impl Models {
             self.dirty.insert(ip);
         }
         let role = d.role();
-        let own = d.baseline.activity.fitted.clone();
-        let (model, source) = match own {
-            Some(m) => (m, "its own".to_string()),
-            None => {
-                if self.role_models.is_none() {
-                    self.role_models = Some(self.fit_role_models());
-                }
-                match self.role_models.as_ref().and_then(|m| m.get(role)) {
-                    Some(m) => (m.clone(), format!("the {role} role's")),
-                    None => return,
-                }
+        // Judged on every update: borrow the model; clone it and build the words only for an alert.
+        let (o, model, source) = if let Some(m) = d.baseline.activity.fitted.as_ref() {
+            let Some(o) = m.judge(&x, margin) else {
+                return;
+            };
+            (o, m.clone(), "its own".to_string())
+        } else {
+            if self.role_models.is_none() {
+                self.role_models = Some(self.fit_role_models());
             }
+            let Some(m) = self.role_models.as_ref().and_then(|m| m.get(role)) else {
+                return;
+            };
+            let Some(o) = m.judge(&x, margin) else {
+                return;
+            };
+            (o, m.clone(), format!("the {role} role's"))
         };
-        let Some(o) = model.judge(&x, margin) else {
+        let Some(l) = self.live.get_mut(&ip) else {
             return;
         };
-        if let Some(l) = self.live.get_mut(&ip) {
-            l.act.alerted = true;
-        }
+        l.act.alerted = true;
+        let w = &l.act;
+        let seen_now = format!(
+            "flows {}, sent {}, received {}, peers {}, messages {}, anomalies {}",
+            w.flows,
+            volume::human(w.sent),
+            volume::human(w.recv),
+            w.peers.len(),
+            w.msgs,
+            w.anomalies
+        );
+        let top = w.top_peer();
         let Some(c) = model.clusters.get(o.cluster) else {
             return;
         };
@@ -2163,17 +2164,17 @@ fn note_mac(d: &mut Device, m: [u8; 6], now: u64) {
     if m[0] & 1 != 0 {
         return; // group address
     }
-    let s = oui::mac_string(m);
-    if let Some(last) = d.macs.last_mut() {
-        if last.mac == s {
-            last.last_seen = now;
-            return;
-        }
-    }
-    if let Some(seen) = d.macs.iter_mut().find(|x| x.mac == s) {
+    // Called for every observation: compare without formatting the MAC.
+    if let Some(seen) = d
+        .macs
+        .iter_mut()
+        .rev()
+        .find(|x| parse_mac(&x.mac) == Some(m))
+    {
         seen.last_seen = now;
         return;
     }
+    let s = oui::mac_string(m);
     if d.macs.len() >= 8 {
         d.macs.remove(0);
     }
