@@ -12,8 +12,10 @@ macro_rules! seed {
     };
 }
 
+type Decoder = fn(&[u8], &mut Vec<AppEvent>);
+
 fn bench(c: &mut Criterion) {
-    let frames: [(&str, &[u8], fn(&[u8], &mut Vec<AppEvent>)); 5] = [
+    let frames: [(&str, &[u8], Decoder); 5] = [
         ("arp", seed!("noise-arp0"), netid::arp),
         ("lldp", seed!("lldp"), netid::lldp),
         ("cdp", seed!("cdp"), netid::cdp),

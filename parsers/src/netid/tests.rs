@@ -1221,3 +1221,212 @@ fn scapy_built_frames_decode() {
     let out = run(mdns, seed!("mdns-query"));
     assert_eq!(mdns_of(&out).services, ["_dicom._tcp.local"]);
 }
+
+// ------------------------------------------------------------------- captures/noise/netid.pcap vs tshark
+//
+// netid.pcap (lldpd LLDP+CDP from a switch and an infusion-pump gateway, python-zeroconf DNS-SD, dnsmasq
+// + dhclient DHCP with hostname/vendor class/FQDN, arping gratuitous ARP and an ARP conflict). The
+// expected rows in testdata/netid_*.tsv are tshark 4.0.17's, written by (F=captures/noise/netid.pcap):
+//   tshark -r $F -Y arp -T fields -E separator='|' -e arp.opcode -e arp.src.hw_mac -e arp.src.proto_ipv4 \
+//     -e arp.dst.hw_mac -e arp.dst.proto_ipv4 -e arp.isgratuitous -e arp.isprobe
+//   tshark -r $F -Y "dhcp && !icmp" -T fields -E separator='|' (the fields of the noise.pcap DHCP test)
+//   tshark -r $F -Y lldp -T fields -E separator='|' -e lldp.chassis.id.mac -e lldp.port.id.mac \
+//     -e lldp.time_to_live -e lldp.tlv.system.name -e lldp.tlv.system.desc -e lldp.mgn.addr.ip4 \
+//     -e lldp.tlv.enable_system_cap
+//   tshark -r $F -Y cdp -T fields -E separator='|' -e cdp.deviceid -e cdp.portid -e cdp.platform \
+//     -e cdp.software_version -e cdp.nrgyz.ip_address -e cdp.ttl -e cdp.capabilities -e cdp.checksum.status
+//     (cdp.nrgyz.ip_address is what tshark 4.0 names the Addresses TLV's IPv4 address)
+//   tshark -r $F -Y mdns -T fields -E separator='|' -e dns.flags.response -e dns.qry.name -e dns.resp.name \
+//     -e dns.ptr.domain_name -e dns.srv.target -e dns.a -e dns.aaaa -e dns.txt
+
+fn netid_pcap_events() -> Vec<AppEvent> {
+    let pcap = corpus("netid.pcap").expect("captures/noise/netid.pcap is committed");
+    decode_pcap(&pcap)
+}
+
+fn rows(tsv: &str) -> Vec<Vec<&str>> {
+    tsv.lines().map(|l| l.split('|').collect()).collect()
+}
+
+/// A comma-separated tshark list as a sorted, deduplicated vector.
+fn set(field: &str) -> Vec<String> {
+    let mut v: Vec<String> = field
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn sorted<T: ToString>(v: &[T]) -> Vec<String> {
+    set(&v.iter().map(T::to_string).collect::<Vec<_>>().join(","))
+}
+
+#[test]
+fn real_netid_no_anomalies() {
+    let out = netid_pcap_events();
+    assert_eq!(kinds(&out), Vec::<&str>::new());
+    let mut n = std::collections::BTreeMap::new();
+    for e in events(&out) {
+        *n.entry(e.event_type()).or_insert(0) += 1;
+    }
+    // tshark -r $F -q -z io,phs: arp 27, lldp 11, cdp 9, dhcp 8, mdns 33.
+    let want = [
+        ("arp", 27),
+        ("cdp", 9),
+        ("dhcp", 8),
+        ("lldp", 11),
+        ("mdns", 33),
+    ];
+    assert_eq!(n.into_iter().collect::<Vec<_>>(), want);
+}
+
+#[test]
+fn real_netid_arp_matches_tshark() {
+    let out = netid_pcap_events();
+    let got: Vec<&ArpInfo> = events(&out)
+        .into_iter()
+        .filter_map(|e| match e {
+            NetIdEvent::Arp(a) => Some(&**a),
+            _ => None,
+        })
+        .collect();
+    let want = rows(include_str!("testdata/netid_arp.tsv"));
+    assert_eq!(got.len(), want.len());
+    let mut gratuitous = 0;
+    for (a, w) in got.iter().zip(&want) {
+        let op = match (w[0], w[5], w[6]) {
+            (_, _, "1") => "probe",
+            (_, "1", _) => "gratuitous",
+            ("1", _, _) => "request",
+            ("2", _, _) => "reply",
+            _ => "other",
+        };
+        gratuitous += usize::from(op == "gratuitous");
+        assert_eq!(a.op, op, "{w:?}");
+        assert_eq!(a.sender_mac, w[1]);
+        assert_eq!(a.sender_ip.to_string(), w[2]);
+        assert_eq!(a.target_mac, w[3]);
+        assert_eq!(a.target_ip.to_string(), w[4]);
+    }
+    assert_eq!(gratuitous, 5);
+}
+
+#[test]
+fn real_netid_dhcp_matches_tshark() {
+    let out = netid_pcap_events();
+    let got: Vec<String> = events(&out)
+        .iter()
+        .filter_map(|e| match e {
+            NetIdEvent::Dhcp(d) => Some(dhcp_row(d)),
+            _ => None,
+        })
+        .collect();
+    let want: Vec<&str> = include_str!("testdata/netid_dhcp.tsv").lines().collect();
+    assert_eq!(got.len(), 8);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn real_netid_lldp_matches_tshark() {
+    let out = netid_pcap_events();
+    let got: Vec<&LinkInfo> = events(&out)
+        .into_iter()
+        .filter_map(|e| match e {
+            NetIdEvent::Lldp(l) => Some(&**l),
+            _ => None,
+        })
+        .collect();
+    let want = rows(include_str!("testdata/netid_lldp.tsv"));
+    assert_eq!(got.len(), want.len());
+    for (l, w) in got.iter().zip(&want) {
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        assert_eq!(o(&l.chassis_id), w[0]);
+        assert_eq!(o(&l.port_id), w[1]);
+        assert_eq!(l.ttl_s.map(|t| t.to_string()).unwrap_or_default(), w[2]);
+        assert_eq!(o(&l.system_name), w[3]);
+        assert_eq!(o(&l.system_description), w[4]);
+        assert_eq!(
+            l.mgmt_addrs
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            w[5]
+        );
+        let bits = u32::from_str_radix(w[6].trim_start_matches("0x"), 16).unwrap_or(0);
+        assert_eq!(
+            l.capabilities,
+            super::lldp::caps(bits, &super::lldp::LLDP_CAPS)
+        );
+    }
+    // The switch's and the gateway's last LLDPDUs are lldpd's shutdown (TTL 0) frames.
+    assert_eq!(got.iter().filter(|l| l.ttl_s == Some(0)).count(), 2);
+}
+
+#[test]
+fn real_netid_cdp_matches_tshark() {
+    let out = netid_pcap_events();
+    let got: Vec<&LinkInfo> = events(&out)
+        .into_iter()
+        .filter_map(|e| match e {
+            NetIdEvent::Cdp(l) => Some(&**l),
+            _ => None,
+        })
+        .collect();
+    let want = rows(include_str!("testdata/netid_cdp.tsv"));
+    assert_eq!(got.len(), want.len());
+    for (c, w) in got.iter().zip(&want) {
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        assert_eq!(o(&c.chassis_id), w[0]);
+        assert_eq!(o(&c.system_name), w[0]);
+        assert_eq!(o(&c.port_id), w[1]);
+        assert_eq!(o(&c.platform), w[2]);
+        assert_eq!(o(&c.software_version), w[3]);
+        assert_eq!(sorted(&c.mgmt_addrs), set(w[4]));
+        assert_eq!(c.ttl_s.unwrap().to_string(), w[5]);
+        assert_eq!(w[6], "0x00000010");
+        assert_eq!(c.capabilities, ["host"]);
+        assert_eq!(w[7], "1"); // tshark: checksum good; we raised no bad_checksum (no anomalies at all)
+    }
+}
+
+#[test]
+fn real_netid_mdns_matches_tshark() {
+    let out = netid_pcap_events();
+    let got: Vec<&MdnsInfo> = events(&out)
+        .into_iter()
+        .filter_map(|e| match e {
+            NetIdEvent::Mdns(m) => Some(&**m),
+            _ => None,
+        })
+        .collect();
+    let want = rows(include_str!("testdata/netid_mdns.tsv"));
+    assert_eq!(got.len(), want.len());
+    let mut services = std::collections::BTreeSet::new();
+    for (m, w) in got.iter().zip(&want) {
+        assert_eq!(m.response, w[0] == "1");
+        // Service types: the PTR questions' names plus record owners that are service types.
+        let mut svc = set(w[1]);
+        svc.extend(set(w[2]).into_iter().filter(|n| n.starts_with('_')));
+        svc.sort();
+        svc.dedup();
+        assert_eq!(sorted(&m.services), svc, "{w:?}");
+        // Instances: PTR targets (the SRV owners are the same names here).
+        assert_eq!(sorted(&m.instances), set(w[3]), "{w:?}");
+        // Host names: SRV targets (the A owners are the same names here).
+        assert_eq!(sorted(&m.hostnames), set(w[4]), "{w:?}");
+        let mut addrs = set(w[5]);
+        addrs.extend(set(w[6]));
+        addrs.sort();
+        assert_eq!(sorted(&m.addrs), addrs, "{w:?}");
+        assert_eq!(sorted(&m.txt), set(w[7]), "{w:?}");
+        services.extend(m.services.iter().cloned());
+    }
+    assert_eq!(
+        services.into_iter().collect::<Vec<_>>(),
+        ["_dicom._tcp.local", "_http._tcp.local", "_ipp._tcp.local"]
+    );
+}
