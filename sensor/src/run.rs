@@ -41,22 +41,11 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             engine,
             read_mode,
         } => {
-            let mut types = vec![
-                "dicom",
-                "hl7",
-                "sdc",
-                "ieee20601",
-                "tls",
-                "dhcp",
-                "mdns",
-                "arp",
-                "lldp",
-                "cdp",
-                "anomaly",
-            ];
-            if flows {
-                types.push("flow");
-            }
+            // Every protocol event type (and flows when asked); no alerts or stats: no models run.
+            let types: Vec<&str> = TypeFilter::KNOWN
+                .into_iter()
+                .filter(|t| !matches!(*t, "alert" | "stats") && (flows || *t != "flow"))
+                .collect();
             let filter = TypeFilter::parse(&types.join(",")).map_err(anyhow::Error::msg)?;
             let style = if json { Style::Json } else { Style::Text };
             let sink = eve_sink(Some(Path::new("-")), filter, style)?;
