@@ -21,6 +21,19 @@ fn kinds(out: &[AppEvent]) -> Vec<&'static str> {
         .collect()
 }
 
+/// The events of one `NetIdEvent` variant, unboxed, in order.
+macro_rules! of_variant {
+    ($out:expr, $v:ident) => {
+        events($out)
+            .into_iter()
+            .filter_map(|e| match e {
+                NetIdEvent::$v(x) => Some(&**x),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+}
+
 fn events(out: &[AppEvent]) -> Vec<&NetIdEvent> {
     out.iter()
         .filter_map(|e| match e {
@@ -1116,13 +1129,7 @@ fn real_noise_dhcp_matches_tshark() {
     //     -e dhcp.option.dhcp_server_id -e dhcp.fqdn.name
     let pcap = corpus("noise.pcap").expect("captures/noise/noise.pcap is committed");
     let out = decode_pcap(&pcap);
-    let got: Vec<String> = events(&out)
-        .iter()
-        .filter_map(|e| match e {
-            NetIdEvent::Dhcp(d) => Some(dhcp_row(d)),
-            _ => None,
-        })
-        .collect();
+    let got: Vec<String> = of_variant!(&out, Dhcp).into_iter().map(dhcp_row).collect();
     let want: Vec<&str> = include_str!("testdata/noise_dhcp.tsv").lines().collect();
     assert_eq!(got.len(), 7);
     assert_eq!(got, want);
@@ -1286,13 +1293,7 @@ fn real_netid_no_anomalies() {
 #[test]
 fn real_netid_arp_matches_tshark() {
     let out = netid_pcap_events();
-    let got: Vec<&ArpInfo> = events(&out)
-        .into_iter()
-        .filter_map(|e| match e {
-            NetIdEvent::Arp(a) => Some(&**a),
-            _ => None,
-        })
-        .collect();
+    let got: Vec<&ArpInfo> = of_variant!(&out, Arp);
     let want = rows(include_str!("testdata/netid_arp.tsv"));
     assert_eq!(got.len(), want.len());
     let mut gratuitous = 0;
@@ -1317,13 +1318,7 @@ fn real_netid_arp_matches_tshark() {
 #[test]
 fn real_netid_dhcp_matches_tshark() {
     let out = netid_pcap_events();
-    let got: Vec<String> = events(&out)
-        .iter()
-        .filter_map(|e| match e {
-            NetIdEvent::Dhcp(d) => Some(dhcp_row(d)),
-            _ => None,
-        })
-        .collect();
+    let got: Vec<String> = of_variant!(&out, Dhcp).into_iter().map(dhcp_row).collect();
     let want: Vec<&str> = include_str!("testdata/netid_dhcp.tsv").lines().collect();
     assert_eq!(got.len(), 8);
     assert_eq!(got, want);
@@ -1332,13 +1327,7 @@ fn real_netid_dhcp_matches_tshark() {
 #[test]
 fn real_netid_lldp_matches_tshark() {
     let out = netid_pcap_events();
-    let got: Vec<&LinkInfo> = events(&out)
-        .into_iter()
-        .filter_map(|e| match e {
-            NetIdEvent::Lldp(l) => Some(&**l),
-            _ => None,
-        })
-        .collect();
+    let got: Vec<&LinkInfo> = of_variant!(&out, Lldp);
     let want = rows(include_str!("testdata/netid_lldp.tsv"));
     assert_eq!(got.len(), want.len());
     for (l, w) in got.iter().zip(&want) {
@@ -1369,13 +1358,7 @@ fn real_netid_lldp_matches_tshark() {
 #[test]
 fn real_netid_cdp_matches_tshark() {
     let out = netid_pcap_events();
-    let got: Vec<&LinkInfo> = events(&out)
-        .into_iter()
-        .filter_map(|e| match e {
-            NetIdEvent::Cdp(l) => Some(&**l),
-            _ => None,
-        })
-        .collect();
+    let got: Vec<&LinkInfo> = of_variant!(&out, Cdp);
     let want = rows(include_str!("testdata/netid_cdp.tsv"));
     assert_eq!(got.len(), want.len());
     for (c, w) in got.iter().zip(&want) {
@@ -1396,13 +1379,7 @@ fn real_netid_cdp_matches_tshark() {
 #[test]
 fn real_netid_mdns_matches_tshark() {
     let out = netid_pcap_events();
-    let got: Vec<&MdnsInfo> = events(&out)
-        .into_iter()
-        .filter_map(|e| match e {
-            NetIdEvent::Mdns(m) => Some(&**m),
-            _ => None,
-        })
-        .collect();
+    let got: Vec<&MdnsInfo> = of_variant!(&out, Mdns);
     let want = rows(include_str!("testdata/netid_mdns.tsv"));
     assert_eq!(got.len(), want.len());
     let mut services = std::collections::BTreeSet::new();
