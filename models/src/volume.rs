@@ -108,29 +108,38 @@ impl Volumes {
         if learning || !judge || st.vol_windows < MIN_WINDOWS {
             return out;
         }
-        let ts = threshold(st.sent_max, factor, floor);
-        let tr = threshold(st.recv_max, factor, floor);
-        if a.sent > ts && !a.alerted_sent {
-            a.alerted_sent = true;
-            out.push(Over {
-                sent: true,
-                seen: a.sent,
-                learned_max: st.sent_max,
-                threshold: ts,
-                other_seen: a.recv,
-                other_max: st.recv_max,
-            });
-        }
-        if a.recv > tr && !a.alerted_recv {
-            a.alerted_recv = true;
-            out.push(Over {
-                sent: false,
-                seen: a.recv,
-                learned_max: st.recv_max,
-                threshold: tr,
-                other_seen: a.sent,
-                other_max: st.sent_max,
-            });
+        // Each direction against its own learned maximum, the other shown beside it.
+        let dirs = [
+            (
+                true,
+                a.sent,
+                st.sent_max,
+                a.recv,
+                st.recv_max,
+                &mut a.alerted_sent,
+            ),
+            (
+                false,
+                a.recv,
+                st.recv_max,
+                a.sent,
+                st.sent_max,
+                &mut a.alerted_recv,
+            ),
+        ];
+        for (sent, seen, learned_max, other_seen, other_max, alerted) in dirs {
+            let threshold = threshold(learned_max, factor, floor);
+            if seen > threshold && !*alerted {
+                *alerted = true;
+                out.push(Over {
+                    sent,
+                    seen,
+                    learned_max,
+                    threshold,
+                    other_seen,
+                    other_max,
+                });
+            }
         }
         out
     }
