@@ -179,3 +179,24 @@ def cleanup_all():
 
 if __name__ == "__main__" and sys.argv[1:] == ["--cleanup"]:
     cleanup_all()
+
+
+def cli(recorders, default=None):
+    """The recorders' command line: `OUTDIR [WHAT...] [--work DIR]`.
+
+    `recorders` is one function `rec(outdir, work)`, or a dict name -> such function; then WHAT names
+    the recordings to make and `all` stands for the names in `default`."""
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("outdir")
+    if isinstance(recorders, dict):
+        ap.add_argument("what", nargs="+", choices=["all"] + list(recorders))
+    ap.add_argument("--work", default="/tmp/iomt-corpus-work")
+    a = ap.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    out = os.path.abspath(a.outdir)
+    if not isinstance(recorders, dict):
+        recorders(out, a.work)
+        return
+    for w in (default if "all" in a.what else a.what):
+        recorders[w](out, a.work)

@@ -11,7 +11,6 @@ pynetdicom: pynetdicom SCU/SCP (peers in pyn_peer.py): rejected association,
 malformed:  raw sockets replay mutated/truncated real PDU bytes against
             storescp and Orthanc; their reactions are recorded.
 """
-import argparse
 import glob
 import json
 import os
@@ -285,14 +284,5 @@ def rec_malformed(out, work):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("outdir")
-    ap.add_argument("what", nargs="+")
-    ap.add_argument("--work", default="/tmp/iomt-corpus-work")
-    a = ap.parse_args()
-    os.makedirs(a.work, exist_ok=True)
-    todo = ["store", "qr", "pynetdicom", "malformed"] if "all" in a.what else a.what
-    for w in todo:
-        {"store": rec_store, "qr": rec_qr, "pynetdicom": rec_pynetdicom, "malformed": rec_malformed,
-         "bigstore": rec_bigstore}[w](
-            os.path.abspath(a.outdir), a.work)
+    L.cli({"store": rec_store, "qr": rec_qr, "pynetdicom": rec_pynetdicom, "malformed": rec_malformed,
+           "bigstore": rec_bigstore}, default=["store", "qr", "pynetdicom", "malformed"])

@@ -10,7 +10,6 @@ python-hl7.pcap: python-hl7 asyncio MLLP server (172.30.0.13:6661) with persiste
                  messages in one segment, a message split in 12-byte segments), and one unframed
                  HL7-over-TCP exchange (.54 -> .14:5001).
 """
-import argparse
 import os
 import sys
 import time
@@ -61,12 +60,4 @@ def rec_pyhl7(out, work):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("outdir")
-    ap.add_argument("what", nargs="+")
-    ap.add_argument("--work", default="/tmp/iomt-corpus-work")
-    a = ap.parse_args()
-    os.makedirs(a.work, exist_ok=True)
-    todo = ["hl7apy", "python-hl7"] if "all" in a.what else a.what
-    for w in todo:
-        {"hl7apy": rec_hl7apy, "python-hl7": rec_pyhl7}[w](os.path.abspath(a.outdir), a.work)
+    L.cli({"hl7apy": rec_hl7apy, "python-hl7": rec_pyhl7}, default=["hl7apy", "python-hl7"])

@@ -11,7 +11,6 @@ client id, different parameter request lists); arping (Thomas Habets, Debian `ar
 gratuitous ARP, a duplicate-address probe, and a second MAC claiming the pump gateway's address
 (the conflict). Writes OUTDIR/noise/netid.pcap.
 """
-import argparse
 import os
 import sys
 import time
@@ -118,9 +117,4 @@ def rec(out, work):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("outdir")
-    ap.add_argument("--work", default="/tmp/iomt-corpus-work")
-    a = ap.parse_args()
-    os.makedirs(a.work, exist_ok=True)
-    rec(os.path.abspath(a.outdir), a.work)
+    L.cli(rec)

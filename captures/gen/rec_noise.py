@@ -7,7 +7,6 @@ client with -Q that only measures), ISC dhclient (DHCP client on a device with n
 glibc resolver (getent) for DNS lookups, nmap (ping sweep, TCP connect scan, SYN scan, UDP
 scan) from 172.30.0.99 against storescp (.10:104) and the hl7apy MLLP server (.12:2575).
 """
-import argparse
 import os
 import shutil
 import sys
@@ -89,9 +88,4 @@ def rec(out, work):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("outdir")
-    ap.add_argument("--work", default="/tmp/iomt-corpus-work")
-    a = ap.parse_args()
-    os.makedirs(a.work, exist_ok=True)
-    rec(os.path.abspath(a.outdir), a.work)
+    L.cli(rec)

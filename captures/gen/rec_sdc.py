@@ -6,7 +6,6 @@ Providers: patient monitor 172.30.0.60, infusion pump 172.30.0.61; consumer (cen
 station) 172.30.0.70. WS-Discovery over UDP multicast 239.255.255.250:3702 on the lab
 bridge; SOAP over HTTP (plain) or HTTPS with certificates made here by openssl (tls).
 """
-import argparse
 import os
 import subprocess
 import sys
@@ -60,12 +59,5 @@ def rec(out, work, tls):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("outdir")
-    ap.add_argument("what", nargs="+")
-    ap.add_argument("--work", default="/tmp/iomt-corpus-work")
-    a = ap.parse_args()
-    os.makedirs(a.work, exist_ok=True)
-    todo = ["plain", "tls"] if "all" in a.what else a.what
-    for w in todo:
-        rec(os.path.abspath(a.outdir), a.work, w == "tls")
+    L.cli({"plain": lambda out, work: rec(out, work, False), "tls": lambda out, work: rec(out, work, True)},
+          default=["plain", "tls"])
