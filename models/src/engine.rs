@@ -1841,13 +1841,13 @@ impl Models {
                 {
                     let s = match &h.sending_facility {
                         Some(fac) => format!("{app}@{fac}"),
-                        None => app.clone(),
+                        None => app.to_string(),
                     };
                     add_capped(&mut dev.identity.hl7_applications, s);
                 }
             }
             if let Some(v) = &h.version {
-                if !dev.identity.hl7_versions.contains(v) {
+                if !dev.identity.hl7_versions.contains(v.as_str()) {
                     add_str(&mut dev.identity.hl7_versions, v);
                 }
             }

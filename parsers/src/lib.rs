@@ -58,6 +58,11 @@ pub mod wire;
 
 use serde::Serialize;
 
+/// A short owned string in an event: an identifier, code or name, each capped by its parser. Up to 24
+/// bytes live inline (no allocation for the usual HL7 code, control id or DICOM AE title), longer ones on
+/// the heap. It derefs to `str` and serialises as a JSON string.
+pub type Text = compact_str::CompactString;
+
 /// Capture time: nanoseconds since the Unix epoch (UTC). Parsers never read a clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 pub struct Ts(pub u64);

@@ -390,7 +390,7 @@ mod tests {
     #[derive(Default)]
     struct Rec {
         kinds: Vec<&'static str>,
-        msgs: Vec<(Option<String>, Framing, u64)>,
+        msgs: Vec<(Option<crate::Text>, Framing, u64)>,
         malformed: u32,
     }
     impl AnomalySink for Rec {

@@ -69,7 +69,7 @@
 pub mod mllp;
 pub mod msg;
 
-use crate::{AppEvent, Direction, Probe, Progress, Protocol, StreamParser, Ts};
+use crate::{AppEvent, Direction, Probe, Progress, Protocol, StreamParser, Text, Ts};
 use mllp::{Completed, DirStream, Events, Framing, SB};
 use msg::{AnomalySink, MsgInfo, Observation, SegCounts, SegId};
 use serde::Serialize;
@@ -119,34 +119,34 @@ pub struct Hl7Fields {
     pub framing: Option<&'static str>,
     /// MSH-9.1^MSH-9.2, e.g. `ORU^R01`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_type: Option<String>,
+    pub message_type: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_code: Option<String>,
+    pub message_code: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trigger_event: Option<String>,
+    pub trigger_event: Option<Text>,
     /// MSH-9.3, e.g. `ORU_R01`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_structure: Option<String>,
+    pub message_structure: Option<Text>,
     /// MSH-10.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub control_id: Option<String>,
+    pub control_id: Option<Text>,
     /// MSH-11.1 (`P`, `T`, `D`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub processing_id: Option<String>,
+    pub processing_id: Option<Text>,
     /// MSH-12.1.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    pub version: Option<Text>,
     /// MSH-7.1 as given (the sender's clock).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_datetime: Option<String>,
+    pub message_datetime: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sending_application: Option<String>,
+    pub sending_application: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sending_facility: Option<String>,
+    pub sending_facility: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub receiving_application: Option<String>,
+    pub receiving_application: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub receiving_facility: Option<String>,
+    pub receiving_facility: Option<Text>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<SegId>,
     #[serde(skip_serializing_if = "is_false")]
@@ -166,25 +166,25 @@ pub struct Hl7Fields {
     pub bytes: u64,
     /// MSA-1 (AA, AE, AR, CA, CE, CR).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ack_code: Option<String>,
+    pub ack_code: Option<Text>,
     /// MSA-2.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub acked_control_id: Option<String>,
+    pub acked_control_id: Option<Text>,
     #[serde(skip_serializing_if = "is_false")]
     pub err_present: bool,
     #[serde(skip_serializing_if = "is_zero")]
     pub err_count: u32,
     /// ERR-3.1 of the first ERR (table 0357).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub err_code: Option<String>,
+    pub err_code: Option<Text>,
     /// ERR-4 of the first ERR (table 0516: E, W, I).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub err_severity: Option<String>,
+    pub err_severity: Option<Text>,
     /// For a response: whether a pending message of the other direction had MSA-2 as control id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paired: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub acked_message_type: Option<String>,
+    pub acked_message_type: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ack_latency_us: Option<u64>,
     #[serde(skip_serializing_if = "is_false")]
@@ -244,7 +244,7 @@ pub struct DirSummary {
     /// Messages of this sender with no response by the flow end (or dropped from the pending list).
     pub unacked: u32,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unacked_control_ids: Vec<String>,
+    pub unacked_control_ids: Vec<Text>,
     /// Responses this sender sent that matched no pending message.
     pub unsolicited_acks: u32,
     /// Responses this sender sent to a message it had already acknowledged.
@@ -292,8 +292,8 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
 #[derive(Debug, Clone)]
 struct Pending {
     sender: Direction,
-    control_id: String,
-    message_type: Option<String>,
+    control_id: Text,
+    message_type: Option<Text>,
     ts: Ts,
 }
 
@@ -309,7 +309,7 @@ struct Stats {
 pub struct Hl7Parser {
     dirs: [DirStream; 2],
     pending: Vec<Pending>,
-    recent: Vec<(Direction, String)>,
+    recent: Vec<(Direction, Text)>,
     stats: Stats,
     anomalies: u32,
     overflow_reported: bool,
@@ -382,7 +382,7 @@ struct Emit<'a> {
     dir: Direction,
     out: &'a mut Vec<AppEvent>,
     pending: &'a mut Vec<Pending>,
-    recent: &'a mut Vec<(Direction, String)>,
+    recent: &'a mut Vec<(Direction, Text)>,
     stats: &'a mut Stats,
     anomalies: &'a mut u32,
     overflow_reported: &'a mut bool,
@@ -527,7 +527,12 @@ fn event(info: MsgInfo, framing: Framing, bytes: u64, dir: Direction) -> Hl7Even
     let terminator = info.terminator();
     let m = info.msh;
     let message_type = match (&m.message_code, &m.trigger_event) {
-        (Some(c), Some(t)) => Some(format!("{c}^{t}")),
+        (Some(c), Some(t)) => {
+            let mut s = c.clone();
+            s.push('^');
+            s.push_str(t);
+            Some(s)
+        }
         (Some(c), None) => Some(c.clone()),
         _ => None,
     };
@@ -1337,7 +1342,7 @@ mod corpus {
                 "flow {flow}: {anomalies:?} on a real peer's traffic"
             );
             for h in hl7_events(ev).filter(|h| h.kind != "summary") {
-                let t = h.message_type.clone().unwrap();
+                let t = h.message_type.as_deref().unwrap().to_string();
                 if *flow == 3 {
                     assert_eq!(h.framing, Some("none"));
                     *unframed.entry(t).or_insert(0) += 1;
@@ -1374,7 +1379,7 @@ mod corpus {
             .iter()
             .flat_map(|(f, ev)| hl7_events(ev).map(move |h| (*f, h)))
             .filter(|(_, h)| matches!(h.ack_code.as_deref(), Some("AE" | "AR")))
-            .map(|(f, h)| (f, h.ack_code.clone().unwrap()))
+            .map(|(f, h)| (f, h.ack_code.as_deref().unwrap().to_string()))
             .collect();
         assert!(naks.iter().any(|(f, c)| *f >= 4 && c == "AR"), "{naks:?}");
         assert!(naks.iter().any(|(f, c)| *f >= 4 && c == "AE"), "{naks:?}");

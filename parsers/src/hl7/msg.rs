@@ -15,6 +15,7 @@
 //!   [`MAX_OBSERVATIONS`] distinct observation identifiers.
 
 use crate::wire::CapBuf;
+use crate::Text;
 use serde::{Serialize, Serializer};
 
 /// Most bytes of the MSH segment kept (its fields are short: HD, TS, MSG, ST).
@@ -85,16 +86,16 @@ impl Serialize for SegCounts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Observation {
     /// OBX-3.1, e.g. `150456` (MDC) or `8867-4` (LOINC).
-    pub code: String,
+    pub code: Text,
     /// OBX-3.3, e.g. `MDC`, `LN`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub coding_system: Option<String>,
+    pub coding_system: Option<Text>,
     /// OBX-2, e.g. `NM`, `ST`, `ED`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_type: Option<String>,
+    pub value_type: Option<Text>,
     /// OBX-11, e.g. `F`, `R`, `P`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<Text>,
     pub count: u32,
 }
 
@@ -126,17 +127,17 @@ pub fn valid_separator(b: u8) -> bool {
 /// What MSH says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MshFields {
-    pub sending_application: Option<String>,
-    pub sending_facility: Option<String>,
-    pub receiving_application: Option<String>,
-    pub receiving_facility: Option<String>,
-    pub datetime: Option<String>,
-    pub message_code: Option<String>,
-    pub trigger_event: Option<String>,
-    pub message_structure: Option<String>,
-    pub control_id: Option<String>,
-    pub processing_id: Option<String>,
-    pub version: Option<String>,
+    pub sending_application: Option<Text>,
+    pub sending_facility: Option<Text>,
+    pub receiving_application: Option<Text>,
+    pub receiving_facility: Option<Text>,
+    pub datetime: Option<Text>,
+    pub message_code: Option<Text>,
+    pub trigger_event: Option<Text>,
+    pub message_structure: Option<Text>,
+    pub control_id: Option<Text>,
+    pub processing_id: Option<Text>,
+    pub version: Option<Text>,
 }
 
 /// Everything kept about one message.
@@ -149,10 +150,10 @@ pub struct MsgInfo {
     pub counts: SegCounts,
     pub phi: Vec<SegId>,
     /// MSA-1 and MSA-2 of the first MSA.
-    pub msa: Option<(Option<String>, Option<String>)>,
+    pub msa: Option<(Option<Text>, Option<Text>)>,
     pub err_count: u32,
-    pub err_code: Option<String>,
-    pub err_severity: Option<String>,
+    pub err_code: Option<Text>,
+    pub err_severity: Option<Text>,
     pub obx_count: u32,
     pub observations: Vec<Observation>,
     pub observations_truncated: bool,
@@ -898,14 +899,19 @@ fn text_byte(b: u8, d: &Delims) -> u8 {
 
 /// A reported string: component separators shown as `^`, subcomponent separators as `&`, anything not
 /// printable ASCII as `?`, at most [`FIELD_CAP`] characters; `None` when empty.
-pub fn text(v: &[u8], d: &Delims) -> Option<String> {
+pub fn text(v: &[u8], d: &Delims) -> Option<Text> {
     let v = v.get(..FIELD_CAP).unwrap_or(v);
     if v.is_empty() {
         return None;
     }
-    let s: Vec<u8> = v.iter().map(|&b| text_byte(b, d)).collect();
+    let mut buf = [0u8; FIELD_CAP];
+    for (o, &b) in buf.iter_mut().zip(v) {
+        *o = text_byte(b, d);
+    }
     // Only ASCII is left, so this cannot fail.
-    String::from_utf8(s).ok()
+    std::str::from_utf8(buf.get(..v.len()).unwrap_or_default())
+        .ok()
+        .map(Text::new)
 }
 
 #[cfg(test)]
