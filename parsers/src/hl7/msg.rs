@@ -517,14 +517,8 @@ impl Scanner {
         let fs = self.delims.field;
         if self.phase != Phase::Body || self.field_no > self.kind.last_field() {
             // Nothing more to capture in this segment: jump to its end, counting fields.
-            let pos = find3(data, CR, LF, LF);
+            let (pos, seps) = segment_end(data, fs);
             let upto = pos.unwrap_or(data.len());
-            let seps = data
-                .get(..upto)
-                .unwrap_or_default()
-                .iter()
-                .filter(|&&b| b == fs)
-                .count();
             if seps > 0 {
                 let n = self
                     .field_no
@@ -774,9 +768,17 @@ pub fn parse_msh(
             format!("MSH-1 is byte 0x{fs:02x}, not a printable non-alphanumeric character"),
         ));
     }
-    let mut fields: Vec<&[u8]> = rest.split(|&b| b == fs).take(12).collect();
-    if cut && fields.len() < 12 {
-        fields.pop();
+    // MSH-2 to MSH-13 (no allocation: a message's MSH is read once per message).
+    let mut fields: [&[u8]; 12] = [&[]; 12];
+    let mut n = 0usize;
+    for (slot, v) in fields.iter_mut().zip(rest.split(|&b| b == fs)) {
+        *slot = v;
+        n = n.saturating_add(1);
+    }
+    if cut && n < 12 {
+        if let Some(last) = n.checked_sub(1).and_then(|i| fields.get_mut(i)) {
+            *last = &[];
+        }
     }
     let enc = fields.first().copied().unwrap_or_default();
     if !valid_encoding(enc, fs) {
@@ -859,6 +861,57 @@ pub fn find3(data: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
         .iter()
         .position(|&x| x == a || x == b || x == c)
         .map(|p| base.wrapping_add(p))
+}
+
+/// The high bit of each byte of `w` that equals the byte repeated in `v` (exact, unlike the lowest-bit
+/// trick in [`find3`], so the bits can be counted).
+fn eq_mask(w: u64, v: u64) -> u64 {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = w ^ v;
+    // Per byte: (x & 0x7f) + 0x7f has bit 7 set iff the low seven bits are not all zero; no carries.
+    !((x & LO7).wrapping_add(LO7) | x | LO7)
+}
+
+/// Where the segment ends (the first CR or LF) and how many field separators `fs` come before it, in
+/// one pass, eight bytes at a time.
+pub fn segment_end(data: &[u8], fs: u8) -> (Option<usize>, usize) {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    let (vcr, vlf, vfs) = (
+        LO.wrapping_mul(CR.into()),
+        LO.wrapping_mul(LF.into()),
+        LO.wrapping_mul(fs.into()),
+    );
+    let mut seps = 0usize;
+    let mut base = 0usize;
+    let mut chunks = data.chunks_exact(8);
+    for ch in &mut chunks {
+        let Ok(arr) = <[u8; 8]>::try_from(ch) else {
+            break;
+        };
+        let w = u64::from_le_bytes(arr);
+        let ends = eq_mask(w, vcr) | eq_mask(w, vlf);
+        let f = eq_mask(w, vfs);
+        if ends != 0 {
+            // Separators in the bytes below the first terminator.
+            let below = (ends & ends.wrapping_neg()).wrapping_sub(1);
+            seps = seps.wrapping_add((f & below).count_ones() as usize);
+            return (
+                Some(base.wrapping_add((ends.trailing_zeros() / 8) as usize)),
+                seps,
+            );
+        }
+        seps = seps.wrapping_add(f.count_ones() as usize);
+        base = base.wrapping_add(8);
+    }
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        if b == CR || b == LF {
+            return (Some(base.wrapping_add(i)), seps);
+        }
+        if b == fs {
+            seps = seps.wrapping_add(1);
+        }
+    }
+    (None, seps)
 }
 
 /// The first repetition of a field.
@@ -1076,6 +1129,32 @@ NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
             let t = text(v, &d);
             assert!(text_eq(t.as_deref(), v, &d), "{v:?}");
             assert!(!text_eq(Some("other"), v, &d));
+        }
+    }
+
+    #[test]
+    fn segment_end_matches_a_plain_search() {
+        let mut hay: Vec<u8> = (0..200u32)
+            .map(|i| b"ab|c^\x80\xff|"[(i % 8) as usize])
+            .collect();
+        hay.extend_from_slice(b"\r|x\n");
+        for fs in [b'|', b'^', 0x80, 0xff, b'\r'] {
+            for start in 0..hay.len() {
+                let h = &hay[start..];
+                let pos = h.iter().position(|&b| b == CR || b == LF);
+                let seps = h[..pos.unwrap_or(h.len())]
+                    .iter()
+                    .filter(|&&b| b == fs)
+                    .count();
+                assert_eq!(segment_end(h, fs), (pos, seps), "{start} {fs}");
+                let cut = &h[..h.len().min(37)];
+                let pos = cut.iter().position(|&b| b == CR || b == LF);
+                let seps = cut[..pos.unwrap_or(cut.len())]
+                    .iter()
+                    .filter(|&&b| b == fs)
+                    .count();
+                assert_eq!(segment_end(cut, fs), (pos, seps), "{start} {fs} cut");
+            }
         }
     }
 
