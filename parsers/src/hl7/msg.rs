@@ -376,6 +376,12 @@ impl Scanner {
                 i = i.saturating_add(self.feed_fields(rest, sink));
                 continue;
             }
+            if !unframed && self.id_len == 0 && self.phase == Phase::Body {
+                if let Some(n) = self.whole_segment(rest, sink) {
+                    i = i.saturating_add(n);
+                    continue;
+                }
+            }
             // Segment id, one byte at a time (ids are 3 bytes).
             let Some(&b) = rest.first() else { break };
             if unframed && self.id_len == 3 && self.id.get(..3) == Some(b"MSH".as_slice()) {
@@ -396,6 +402,50 @@ impl Scanner {
             }
         }
         Scan::All
+    }
+
+    /// The usual case after MSH: a whole segment, terminator included, lies in `data`. Reads it from the
+    /// slice in one pass with the same effects as the byte-wise path (ids, captures, field count,
+    /// anomalies). Returns bytes consumed, or `None` (an empty segment, or no terminator yet) to leave
+    /// it to the byte-wise path.
+    fn whole_segment(&mut self, data: &[u8], sink: &mut dyn AnomalySink) -> Option<usize> {
+        let fs = self.delims.field;
+        let (end, seps) = segment_end(data, fs);
+        let end = end.filter(|&e| e > 0)?;
+        let term = *data.get(end)?;
+        let seg = data.get(..end)?;
+        let mut parts = seg.splitn(2, |&b| b == fs);
+        for &b in parts.next().unwrap_or_default() {
+            if let Some(slot) = self.id.get_mut(usize::from(self.id_len)) {
+                *slot = b;
+                self.id_len = self.id_len.saturating_add(1);
+            }
+        }
+        if let Some(fields) = parts.next() {
+            self.end_id(sink);
+            self.in_fields = true;
+            self.start_field(1, sink);
+            let last = self.kind.last_field();
+            if last > 0 {
+                let [c0, c1, c2] = &mut self.caps;
+                for (n, f) in (1..=last).zip(fields.split(|&b| b == fs)) {
+                    let cap = match self.kind.slot(n) {
+                        Some(0) => &mut *c0,
+                        Some(1) => &mut *c1,
+                        Some(_) => &mut *c2,
+                        None => continue,
+                    };
+                    // Over the cap the field is cut, as in `feed_fields`.
+                    let _ = cap.push(f);
+                }
+            }
+            // `seps` counts the separator after the id too: the last field's number.
+            if seps > 1 {
+                self.start_field(u32::try_from(seps).unwrap_or(u32::MAX), sink);
+            }
+        }
+        self.end_segment(term, sink);
+        Some(end.saturating_add(1))
     }
 
     /// MSH phase: collect up to the first CR/LF. Returns bytes consumed.
@@ -830,88 +880,17 @@ pub fn valid_encoding(enc: &[u8], fs: u8) -> bool {
         })
 }
 
-/// Position of the first byte equal to `a`, `b` or `c`, eight bytes at a time (the classic "has a zero
-/// byte" word trick: the lowest flagged byte of `(x - 0x01..) & !x & 0x80..` is exact).
+/// Position of the first byte equal to `a`, `b` or `c` (memchr's vectorised search).
 pub fn find3(data: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    fn zero(x: u64) -> u64 {
-        x.wrapping_sub(LO) & !x & HI
-    }
-    let (va, vb, vc) = (
-        LO.wrapping_mul(a.into()),
-        LO.wrapping_mul(b.into()),
-        LO.wrapping_mul(c.into()),
-    );
-    let mut chunks = data.chunks_exact(8);
-    let mut base = 0usize;
-    for ch in &mut chunks {
-        let Ok(arr) = <[u8; 8]>::try_from(ch) else {
-            break;
-        };
-        let w = u64::from_le_bytes(arr);
-        let m = zero(w ^ va) | zero(w ^ vb) | zero(w ^ vc);
-        if m != 0 {
-            return Some(base.wrapping_add((m.trailing_zeros() / 8) as usize));
-        }
-        base = base.wrapping_add(8);
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&x| x == a || x == b || x == c)
-        .map(|p| base.wrapping_add(p))
+    memchr::memchr3(a, b, c, data)
 }
 
-/// The high bit of each byte of `w` that equals the byte repeated in `v` (exact, unlike the lowest-bit
-/// trick in [`find3`], so the bits can be counted).
-fn eq_mask(w: u64, v: u64) -> u64 {
-    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let x = w ^ v;
-    // Per byte: (x & 0x7f) + 0x7f has bit 7 set iff the low seven bits are not all zero; no carries.
-    !((x & LO7).wrapping_add(LO7) | x | LO7)
-}
-
-/// Where the segment ends (the first CR or LF) and how many field separators `fs` come before it, in
-/// one pass, eight bytes at a time.
+/// Where the segment ends (the first CR or LF) and how many field separators `fs` come before it
+/// (memchr: vectorised search, then a count over the segment only).
 pub fn segment_end(data: &[u8], fs: u8) -> (Option<usize>, usize) {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    let (vcr, vlf, vfs) = (
-        LO.wrapping_mul(CR.into()),
-        LO.wrapping_mul(LF.into()),
-        LO.wrapping_mul(fs.into()),
-    );
-    let mut seps = 0usize;
-    let mut base = 0usize;
-    let mut chunks = data.chunks_exact(8);
-    for ch in &mut chunks {
-        let Ok(arr) = <[u8; 8]>::try_from(ch) else {
-            break;
-        };
-        let w = u64::from_le_bytes(arr);
-        let ends = eq_mask(w, vcr) | eq_mask(w, vlf);
-        let f = eq_mask(w, vfs);
-        if ends != 0 {
-            // Separators in the bytes below the first terminator.
-            let below = (ends & ends.wrapping_neg()).wrapping_sub(1);
-            seps = seps.wrapping_add((f & below).count_ones() as usize);
-            return (
-                Some(base.wrapping_add((ends.trailing_zeros() / 8) as usize)),
-                seps,
-            );
-        }
-        seps = seps.wrapping_add(f.count_ones() as usize);
-        base = base.wrapping_add(8);
-    }
-    for (i, &b) in chunks.remainder().iter().enumerate() {
-        if b == CR || b == LF {
-            return (Some(base.wrapping_add(i)), seps);
-        }
-        if b == fs {
-            seps = seps.wrapping_add(1);
-        }
-    }
-    (None, seps)
+    let end = memchr::memchr2(CR, LF, data);
+    let seg = data.get(..end.unwrap_or(data.len())).unwrap_or_default();
+    (end, memchr::memchr_iter(fs, seg).count())
 }
 
 /// The first repetition of a field.
