@@ -441,7 +441,7 @@ impl Events for Emit<'_> {
             let found = ev.acked_control_id.as_ref().and_then(|id| {
                 self.pending
                     .iter()
-                    .position(|p| p.sender == dir.reverse() && &p.control_id == id)
+                    .position(|p| p.sender == dir.reverse() && p.control_id == id)
             });
             match found {
                 Some(i) => {
@@ -487,7 +487,7 @@ impl Events for Emit<'_> {
                 if let Some(p) = self
                     .pending
                     .iter_mut()
-                    .find(|p| p.sender == dir && &p.control_id == id)
+                    .find(|p| p.sender == dir && p.control_id == id)
                 {
                     ev.duplicate_control_id = true;
                     p.ts = c.last_ts;
