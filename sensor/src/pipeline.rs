@@ -21,13 +21,14 @@ use crate::decode::decode;
 use crate::engine::{Engine, EngineConfig, EngineStats};
 use crate::flow::FlowKey;
 use crate::record::Record;
+use crate::stats::thread_cpu;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use hdrhistogram::Histogram;
 use iomt_parsers::Ts;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Chunks in flight per worker.
 pub const QUEUE: usize = 8;
@@ -71,6 +72,9 @@ pub struct PipelineStats {
     pub per_worker: Vec<EngineStats>,
     /// Chunk read → its records handed to the sink, in microseconds.
     pub latency_us: Option<Histogram<u64>>,
+    /// CPU time of each worker thread and of the merger thread (where the time goes, per stage).
+    pub worker_cpu: Vec<Duration>,
+    pub merger_cpu: Duration,
 }
 
 /// Counters the pipeline keeps up to date while it runs, for the live `stats` EVE record.
@@ -91,9 +95,9 @@ pub struct Gauges {
     pub latency_max_us: AtomicU64,
 }
 
-type WorkerHandle = (Sender<(u64, Work)>, JoinHandle<EngineStats>);
-/// Records delivered and the latency histogram.
-type MergerResult = anyhow::Result<(u64, Histogram<u64>)>;
+type WorkerHandle = (Sender<(u64, Work)>, JoinHandle<(EngineStats, Duration)>);
+/// Records delivered, the latency histogram and the merger's CPU time.
+type MergerResult = anyhow::Result<(u64, Histogram<u64>, Duration)>;
 
 pub struct Pipeline {
     workers: Vec<WorkerHandle>,
@@ -131,13 +135,14 @@ impl Pipeline {
             let handle = std::thread::Builder::new()
                 .name(format!("worker-{w}"))
                 .spawn(move || {
-                    worker(
+                    let stats = worker(
                         w,
                         rx,
                         done_tx,
                         &hw.merger_queue_high_water,
                         Engine::new(wcfg),
-                    )
+                    );
+                    (stats, thread_cpu().unwrap_or_default())
                 })
                 .map_err(|e| anyhow::anyhow!("cannot start a worker thread: {e}"))?;
             workers.push((tx, handle));
@@ -146,7 +151,10 @@ impl Pipeline {
         let g = gauges.clone();
         let merger = std::thread::Builder::new()
             .name("merger".into())
-            .spawn(move || merger(n, done_rx, sink, live, &g))
+            .spawn(move || {
+                merger(n, done_rx, sink, live, &g)
+                    .map(|(records, hist)| (records, hist, thread_cpu().unwrap_or_default()))
+            })
             .map_err(|e| anyhow::anyhow!("cannot start the merger thread: {e}"))?;
         Ok(Pipeline {
             workers,
@@ -240,19 +248,21 @@ impl Pipeline {
             handles.push(h);
         }
         for h in handles {
-            let s = h
+            let (s, cpu) = h
                 .join()
                 .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
             stats.engine.merge(&s);
             stats.per_worker.push(s);
+            stats.worker_cpu.push(cpu);
         }
         stats.merger_queue_high_water = self.gauges.merger_queue_high_water.load(Relaxed);
-        let (records, hist) = self
+        let (records, hist, cpu) = self
             .merger
             .join()
             .map_err(|_| anyhow::anyhow!("the merger thread panicked"))??;
         stats.records = records;
         stats.latency_us = Some(hist);
+        stats.merger_cpu = cpu;
         Ok(stats)
     }
 }
@@ -330,7 +340,7 @@ fn merger(
     mut sink: Box<dyn Sink>,
     live: bool,
     gauges: &Gauges,
-) -> MergerResult {
+) -> anyhow::Result<(u64, Histogram<u64>)> {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
         .map_err(|e| anyhow::anyhow!("histogram: {e}"))?;
     let mut total = 0u64;

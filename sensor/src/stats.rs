@@ -21,6 +21,22 @@ pub fn proc_status_kb(field: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
 }
 
+/// CPU time (user + system) of the calling thread, from `/proc/thread-self/stat` (Linux; clock ticks
+/// of 10 ms, USER_HZ being 100 in the /proc ABI).
+pub fn thread_cpu() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14, 15.
+    let mut f = s
+        .get(s.rfind(')')?.checked_add(1)?..)?
+        .split_whitespace()
+        .skip(11);
+    let utime: u64 = f.next()?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    Some(Duration::from_millis(
+        utime.saturating_add(stime).saturating_mul(10),
+    ))
+}
+
 pub fn print_stats(s: &PipelineStats, t: &RunTotals, wall: Duration, pcap: Option<PcapCounters>) {
     let e = &s.engine;
     let secs = wall.as_secs_f64().max(1e-9);
@@ -87,6 +103,18 @@ pub fn print_stats(s: &PipelineStats, t: &RunTotals, wall: Duration, pcap: Optio
         })
         .collect();
     line(format!("workers: {}", per.join("; ")));
+    let cpu: Vec<String> = s
+        .worker_cpu
+        .iter()
+        .enumerate()
+        .map(|(i, d)| format!("worker {i} {:.2}", d.as_secs_f64()))
+        .collect();
+    line(format!(
+        "cpu seconds: reader {:.2}, {}, merger {:.2} (models and outputs)",
+        thread_cpu().unwrap_or_default().as_secs_f64(),
+        cpu.join(", "),
+        s.merger_cpu.as_secs_f64()
+    ));
     if let Some(h) = &s.latency_us {
         if !h.is_empty() {
             line(format!(

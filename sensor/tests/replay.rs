@@ -100,6 +100,27 @@ fn flow_counts_match_tshark_conversations() {
             + count("malformed_ip=")
             + count("ip_fragment=");
         assert_eq!(pkts + not_in_flows, frames, "{file}: {err}");
+        // Per-stage CPU: the reader, each worker and the merger, in seconds.
+        let cpu = err
+            .lines()
+            .find_map(|l| l.strip_prefix("iomt-sensor stats: cpu seconds: "))
+            .unwrap_or_else(|| panic!("no cpu line in {err}"));
+        let secs: Vec<f64> = cpu
+            .split(", ")
+            .map(|part| {
+                let v = part.trim_end_matches(" (models and outputs)");
+                let v = v.rsplit(' ').next().unwrap();
+                v.parse().unwrap_or_else(|_| panic!("{part} in {cpu}"))
+            })
+            .collect();
+        assert!(
+            cpu.starts_with("reader ") && cpu.contains("worker 0 ") && cpu.contains("merger "),
+            "{cpu}"
+        );
+        assert!(
+            secs.len() >= 3 && secs.iter().all(|s| (0.0..3600.0).contains(s)),
+            "{cpu}"
+        );
     }
 }
 
