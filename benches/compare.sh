@@ -34,7 +34,9 @@ echo "capture: $cap ($bytes bytes, $frames frames), $(nproc) cores"
 run "floor: frame walk (read)" target/release/framewalk "$cap"
 run "floor: frame walk (mmap)" target/release/framewalk --mmap "$cap"
 for t in 1 2 4 8; do
-  run "iomt-sensor --threads $t" target/release/iomt-sensor replay --threads "$t" --state "$tmp/state-$t" --eve "$tmp/eve-$t.json" "$cap"
+  run "iomt-sensor --threads $t" target/release/iomt-sensor replay --threads "$t" --state "$tmp/state-$t" --eve "$tmp/eve-$t.json" --stats "$cap"
+  # Where the time went: CPU seconds of the reader, each worker and the merger (from --stats).
+  sed -n 's/^iomt-sensor stats: cpu seconds: /    cpu seconds: /p' "$tmp/err"
 done
 if command -v tshark >/dev/null; then
   run "tshark (dicom, hl7)" tshark -n -r "$cap" -d tcp.port==104,dicom -d tcp.port==11112,dicom -d tcp.port==4242,dicom -d tcp.port==2575,hl7 -q -z io,phs
