@@ -237,7 +237,9 @@ pub struct TableCounters {
 }
 
 pub struct FlowTable {
-    map: HashMap<FlowKey, u32>,
+    /// Keyed by the endpoints an attacker chooses: foldhash (hashbrown's default hasher) with its
+    /// per-process random seed, several times cheaper than SipHash on a 40-byte key.
+    map: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     heads: [u32; CLASSES],
@@ -250,7 +252,7 @@ pub struct FlowTable {
 impl FlowTable {
     pub fn new(max_flows: usize, timeouts: Timeouts) -> Self {
         FlowTable {
-            map: HashMap::new(),
+            map: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
             heads: [NIL; CLASSES],
