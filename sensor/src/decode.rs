@@ -444,15 +444,20 @@ fn split_proto(data: &[u8], at: usize, header: usize) -> Result<(u16, &[u8]), De
 
 /// RFC 791 header checksum: the one's-complement sum over the header is 0xffff.
 fn ipv4_checksum_ok(header: &[u8]) -> bool {
-    let mut sum: u32 = 0;
-    for pair in header.chunks(2) {
-        let word = match pair {
-            [a, b] => u16::from_be_bytes([*a, *b]),
-            [a] => u16::from_be_bytes([*a, 0]),
-            _ => 0,
-        };
-        sum = sum.wrapping_add(u32::from(word));
+    // RFC 1071: the one's complement sum taken 32 bits at a time (a big-endian 32-bit word is
+    // congruent to the sum of its two 16-bit halves modulo 0xffff), folded to 16 bits at the end.
+    let mut sum: u64 = 0;
+    let mut words = header.chunks_exact(4);
+    for w in &mut words {
+        if let Ok(w) = <[u8; 4]>::try_from(w) {
+            sum += u64::from(u32::from_be_bytes(w));
+        }
     }
+    let mut tail = [0u8; 4];
+    for (t, &b) in tail.iter_mut().zip(words.remainder()) {
+        *t = b;
+    }
+    sum += u64::from(u32::from_be_bytes(tail));
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -603,6 +608,62 @@ pub(crate) mod tests {
                 .unwrap()
                 .bad_ip_checksum
         );
+    }
+
+    #[test]
+    fn ipv4_checksum_matches_the_16_bit_sum() {
+        fn reference(h: &[u8]) -> bool {
+            let mut sum: u32 = 0;
+            for pair in h.chunks(2) {
+                let word = match pair {
+                    [a, b] => u16::from_be_bytes([*a, *b]),
+                    [a] => u16::from_be_bytes([*a, 0]),
+                    _ => 0,
+                };
+                sum += u32::from(word);
+            }
+            while sum > 0xffff {
+                sum = (sum & 0xffff) + (sum >> 16);
+            }
+            sum == 0xffff
+        }
+        let good = &tcp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, 3, "A", b"")[14..34];
+        assert!(ipv4_checksum_ok(good));
+        let mut x = 0x1234_5678u32;
+        for len in 0..64 {
+            for _ in 0..200 {
+                let h: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 17;
+                        x ^= x << 5;
+                        x as u8
+                    })
+                    .collect();
+                assert_eq!(ipv4_checksum_ok(&h), reference(&h), "{h:02x?}");
+                if len >= 12 {
+                    // Make it valid: the complement of the folded sum with the field zeroed.
+                    let mut v = h.clone();
+                    v[10] = 0;
+                    v[11] = 0;
+                    let mut sum: u32 = v
+                        .chunks(2)
+                        .map(|p| u32::from(p[0]) << 8 | u32::from(*p.get(1).unwrap_or(&0)))
+                        .sum();
+                    while sum > 0xffff {
+                        sum = (sum & 0xffff) + (sum >> 16);
+                    }
+                    v[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+                    assert!(reference(&v), "{v:02x?}");
+                    assert!(ipv4_checksum_ok(&v), "{v:02x?}");
+                }
+            }
+            let mut h = good.to_vec();
+            h.resize(len.max(20), 0);
+            assert_eq!(ipv4_checksum_ok(&h), reference(&h));
+        }
+        assert!(!ipv4_checksum_ok(&[0; 20]));
+        assert!(ipv4_checksum_ok(&[0xff; 20]));
     }
 
     #[test]
