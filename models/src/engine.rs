@@ -14,9 +14,10 @@ use crate::profile::{
 use crate::rhythm;
 use crate::store::{Meta, Store};
 use crate::volume::{self, Volumes};
+use crate::{DeviceMap, FastMap, FastSet};
 use crate::{FlowInfo, FlowSummary, Observation, Observed};
 use iomt_parsers::{AppEvent, Protocol};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Instant;
@@ -128,8 +129,8 @@ impl Default for Config {
 struct Live {
     min: u64,
     msgs: u64,
-    targets: HashSet<(IpAddr, u16)>,
-    hosts: HashSet<IpAddr>,
+    targets: FastSet<(IpAddr, u16)>,
+    hosts: FastSet<IpAddr>,
     ten: u64,
     anomalies: u64,
     retrieves: u64,
@@ -165,29 +166,29 @@ struct Open {
 
 pub struct Models {
     cfg: Config,
-    devices: HashMap<IpAddr, Device>,
-    dirty: HashSet<IpAddr>,
+    devices: DeviceMap,
+    dirty: FastSet<IpAddr>,
     /// Internal address last seen behind each MAC, and how many addresses it showed (routers show
     /// many: those MACs say nothing about identity).
-    mac_ip: HashMap<[u8; 6], (IpAddr, u16)>,
-    ae_index: HashMap<String, BTreeSet<IpAddr>>,
-    live: HashMap<IpAddr, Live>,
-    open: HashMap<(&'static str, IpAddr, Option<IpAddr>), Open>,
+    mac_ip: FastMap<[u8; 6], (IpAddr, u16)>,
+    ae_index: FastMap<String, BTreeSet<IpAddr>>,
+    live: FastMap<IpAddr, Live>,
+    open: FastMap<(&'static str, IpAddr, Option<IpAddr>), Open>,
     /// Flows to or from outside, judged at their first application event or their end.
-    pending_external: HashMap<u64, (u64, IpAddr, IpAddr, Edge, bool)>,
+    pending_external: FastMap<u64, (u64, IpAddr, IpAddr, Edge, bool)>,
     /// (device, offered?, L4, port, app bit) already in the profile's service lists.
-    services_seen: HashSet<(IpAddr, bool, u8, u16, u8)>,
+    services_seen: FastSet<(IpAddr, bool, u8, u16, u8)>,
     /// Flows to or from outside already judged: their events teach and raise nothing else.
-    external_flows: HashSet<u64>,
+    external_flows: FastSet<u64>,
     /// Recent C-MOVE destinations: AE title → (requester, time).
-    move_dest: HashMap<String, (IpAddr, u64)>,
+    move_dest: FastMap<String, (IpAddr, u64)>,
     meta: Meta,
     now: u64,
     watch_since: u64,
     last_tick: u64,
     store: Option<Store>,
     alerts_new: Vec<Alert>,
-    alert_counts: HashMap<String, u64>,
+    alert_counts: FastMap<String, u64>,
     /// Addresses not profiled because [`MAX_DEVICES`] was reached.
     pub devices_over_cap: u64,
     /// Activity windows not kept because [`MAX_LIVE`] was reached.
@@ -202,7 +203,7 @@ pub struct Models {
     link: linkid::LinkState,
     volumes: Volumes,
     /// Role models for devices with too few windows of their own (built at the first need).
-    role_models: Option<HashMap<&'static str, Fitted>>,
+    role_models: Option<FastMap<&'static str, Fitted>>,
     /// Absolute capture hour being watched (credited to the weekly rhythm when it ends).
     cover_hour: u64,
     /// New profiles in the current 10 minutes, and `new_device` alerts in the dedup window.
@@ -281,27 +282,27 @@ impl Models {
                 let meta = s.load_meta()?;
                 (Some(s), devices, meta)
             }
-            None => (None, HashMap::new(), Meta::default()),
+            None => (None, FastMap::default(), Meta::default()),
         };
         let mut m = Models {
             cfg,
             devices,
-            dirty: HashSet::new(),
-            mac_ip: HashMap::new(),
-            ae_index: HashMap::new(),
-            live: HashMap::new(),
-            open: HashMap::new(),
-            pending_external: HashMap::new(),
-            external_flows: HashSet::new(),
-            services_seen: HashSet::new(),
-            move_dest: HashMap::new(),
+            dirty: FastSet::default(),
+            mac_ip: FastMap::default(),
+            ae_index: FastMap::default(),
+            live: FastMap::default(),
+            open: FastMap::default(),
+            pending_external: FastMap::default(),
+            external_flows: FastSet::default(),
+            services_seen: FastSet::default(),
+            move_dest: FastMap::default(),
             meta,
             now: 0,
             watch_since: 0,
             last_tick: 0,
             store,
             alerts_new: Vec::new(),
-            alert_counts: HashMap::new(),
+            alert_counts: FastMap::default(),
             devices_over_cap: 0,
             live_over_cap: 0,
             live_pruned_ten: u64::MAX,
@@ -341,7 +342,7 @@ impl Models {
         self.cfg.mode = mode;
     }
 
-    pub fn devices(&self) -> &HashMap<IpAddr, Device> {
+    pub fn devices(&self) -> &DeviceMap {
         &self.devices
     }
 
@@ -624,9 +625,9 @@ impl Models {
     }
 
     /// Role models: the windows of every learned device of a role, pooled.
-    fn fit_role_models(&self) -> HashMap<&'static str, Fitted> {
-        let mut pooled: HashMap<&'static str, std::collections::BTreeMap<outlier::Code, u32>> =
-            HashMap::new();
+    fn fit_role_models(&self) -> FastMap<&'static str, Fitted> {
+        let mut pooled: FastMap<&'static str, std::collections::BTreeMap<outlier::Code, u32>> =
+            FastMap::default();
         for d in self.devices.values().filter(|d| d.learned) {
             let p = pooled.entry(d.role()).or_default();
             for (c, n) in &d.baseline.activity.windows {
