@@ -533,16 +533,17 @@ impl Models {
         let l = self.live(ip);
         let closed = l.act.roll(ten, learning);
         f(&mut l.act);
-        let (x, alerted) = (l.act.vector(), l.act.alerted);
+        // the feature vector (six ln_1p) only when the window is to be judged
+        let x = (!learning && !l.act.alerted).then(|| l.act.vector());
         if let Some(c) = closed {
             if let Some(d) = self.devices.get_mut(&ip) {
                 d.baseline.activity.learn(c);
                 self.dirty.insert(ip);
             }
         }
-        if learning || alerted {
+        let Some(x) = x else {
             return;
-        }
+        };
         let margin = self.cfg.outlier_margin;
         let Some(d) = self.devices.get_mut(&ip) else {
             return;
@@ -1837,16 +1838,19 @@ impl Models {
                 Some("ORM") | Some("OML") | Some("OMG") | Some("OMI") => facts::HL7_ORDER_SENDER,
                 _ => facts::HL7_OTHER_SENDER,
             };
-            if let Some(app) = &h.sending_application {
+            if let Some(app) = h.sending_application.as_deref() {
+                // Any entry starting with `app` ("app" or "app@facility")? Such entries sort
+                // contiguously from `app` on: the first one at or after it tells (no scan).
                 if !dev
                     .identity
                     .hl7_applications
-                    .iter()
-                    .any(|a| a.starts_with(app.as_str()))
+                    .range::<str, _>((std::ops::Bound::Included(app), std::ops::Bound::Unbounded))
+                    .next()
+                    .is_some_and(|a| a.starts_with(app))
                 {
                     let s = match &h.sending_facility {
                         Some(fac) => format!("{app}@{fac}"),
-                        None => app.clone(),
+                        None => app.to_string(),
                     };
                     add_capped(&mut dev.identity.hl7_applications, s);
                 }
@@ -2169,12 +2173,14 @@ fn note_mac(d: &mut Device, m: [u8; 6], now: u64) {
     if m[0] & 1 != 0 {
         return; // group address
     }
-    // Called for every observation: compare without formatting the MAC.
+    // Called for every observation: compare with the canonical text on the stack (a profile
+    // from an older or edited store may hold another spelling: parsed then).
+    let text = mac_text(m);
     if let Some(seen) = d
         .macs
         .iter_mut()
         .rev()
-        .find(|x| parse_mac(&x.mac) == Some(m))
+        .find(|x| x.mac.as_bytes() == text.as_slice() || parse_mac(&x.mac) == Some(m))
     {
         seen.last_seen = now;
         return;
@@ -2191,6 +2197,19 @@ fn note_mac(d: &mut Device, m: [u8; 6], now: u64) {
     if d.vendor.is_none() {
         d.vendor = oui::vendor(m).map(str::to_string);
     }
+}
+
+/// `aa:bb:cc:dd:ee:ff` (as [`oui::mac_string`]) without allocating.
+fn mac_text(m: [u8; 6]) -> [u8; 17] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b':'; 17];
+    for (chunk, b) in out.chunks_mut(3).zip(m) {
+        if let [hi, lo, ..] = chunk {
+            *hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+            *lo = HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0');
+        }
+    }
+    out
 }
 
 fn parse_mac(s: &str) -> Option<[u8; 6]> {
