@@ -523,16 +523,23 @@ impl Models {
     }
 
     /// Updates the device's current 10-minute activity window (learning closed windows) and, in
-    /// detect mode, judges it against the learned model.
-    fn act_update(&mut self, ip: IpAddr, out: &mut Vec<Alert>, f: impl FnOnce(&mut outlier::Win)) {
+    /// detect mode, judges it against the learned model. `f` updates the window (`l.act`) and may
+    /// count in the device's other windows of `l` at the same look-up; its result is returned.
+    /// `None`: the device has no profile (nothing counted).
+    fn act_update<R>(
+        &mut self,
+        ip: IpAddr,
+        out: &mut Vec<Alert>,
+        f: impl FnOnce(&mut Live) -> R,
+    ) -> Option<R> {
         if !self.devices.contains_key(&ip) {
-            return;
+            return None;
         }
         let learning = self.learning();
         let ten = self.now / TEN_MIN;
         let l = self.live(ip);
         let closed = l.act.roll(ten, learning);
-        f(&mut l.act);
+        let r = f(l);
         // the feature vector (six ln_1p) only when the window is to be judged
         let x = (!learning && !l.act.alerted).then(|| l.act.vector());
         if let Some(c) = closed {
@@ -541,9 +548,14 @@ impl Models {
                 self.dirty.insert(ip);
             }
         }
-        let Some(x) = x else {
-            return;
-        };
+        if let Some(x) = x {
+            self.act_judge(ip, x, out);
+        }
+        Some(r)
+    }
+
+    /// `activity_outlier`: the device's current window `x` against its (or its role's) model.
+    fn act_judge(&mut self, ip: IpAddr, x: [f64; outlier::NF], out: &mut Vec<Alert>) {
         let margin = self.cfg.outlier_margin;
         let Some(d) = self.devices.get_mut(&ip) else {
             return;
@@ -854,28 +866,29 @@ impl Models {
         l
     }
 
-    /// A message or connection from `ip`: flood check.
-    fn count_msg(
+    /// A message from `ip` (of protocol `proto`): activity window and flood check.
+    fn count_msg(&mut self, ip: IpAddr, peer: IpAddr, proto: &'static str, out: &mut Vec<Alert>) {
+        let n = self.act_update(ip, out, |l| {
+            l.act.msgs = l.act.msgs.saturating_add(1);
+            l.act.peer(peer, 1);
+            l.msgs = l.msgs.saturating_add(1);
+            l.msgs
+        });
+        if let Some(n) = n {
+            self.flood_check(ip, peer, Some(proto), n, out);
+        }
+    }
+
+    /// `flood`: `n` messages/connections from `ip` in the current minute.
+    fn flood_check(
         &mut self,
         ip: IpAddr,
         peer: IpAddr,
         proto: Option<&'static str>,
+        n: u64,
         out: &mut Vec<Alert>,
     ) {
-        if !self.devices.contains_key(&ip) {
-            return;
-        }
-        let learning = self.learning();
-        if proto.is_some() {
-            self.act_update(ip, out, |w| {
-                w.msgs = w.msgs.saturating_add(1);
-                w.peer(peer, 1);
-            });
-        }
-        let l = self.live(ip);
-        l.msgs = l.msgs.saturating_add(1);
-        let n = l.msgs;
-        if learning {
+        if self.learning() {
             return;
         }
         let Some(d) = self.devices.get(&ip) else {
@@ -921,22 +934,23 @@ impl Models {
             }
             self.bump(client, "flows_opened");
             self.rhythm_tick(client, out);
-            self.act_update(client, out, |w| {
-                w.flows = w.flows.saturating_add(1);
-                w.peer(server, 1);
-            });
-            self.count_msg(client, server, None, out);
-            // scans: distinct targets per minute (profiled devices only: an address past the
-            // admission cap gets no per-source state)
-            if self.devices.contains_key(&client) {
-                let l = self.live(client);
+            // the activity window, the connection counted as a message (flood) and scans:
+            // distinct targets per minute, at one look-up (profiled devices only: an address
+            // past the admission cap gets no per-source state)
+            let counts = self.act_update(client, out, |l| {
+                l.act.flows = l.act.flows.saturating_add(1);
+                l.act.peer(server, 1);
+                l.msgs = l.msgs.saturating_add(1);
                 if l.targets.len() < MAX_WINDOW_SET {
                     l.targets.insert((server, f.dport));
                 }
                 if l.hosts.len() < MAX_WINDOW_SET {
                     l.hosts.insert(server);
                 }
-                let (nt, nh) = (l.targets.len() as u64, l.hosts.len() as u64);
+                (l.msgs, l.targets.len() as u64, l.hosts.len() as u64)
+            });
+            if let Some((n, nt, nh)) = counts {
+                self.flood_check(client, server, None, n, out);
                 if !learning {
                     self.scan_check(client, server, nt, nh, out);
                 }
@@ -1141,7 +1155,8 @@ impl Models {
         }
         // an exchange with outside that already raised its alert feeds no other detector
         let judged_external = self.external_flows.contains(&f.id);
-        self.act_update(client, out, |w| {
+        self.act_update(client, out, |l| {
+            let w = &mut l.act;
             if judged_external {
                 return;
             }
@@ -1150,7 +1165,8 @@ impl Models {
             w.peer(server, bytes);
         });
         if self.internal(server) && !judged_external {
-            self.act_update(server, out, |w| {
+            self.act_update(server, out, |l| {
+                let w = &mut l.act;
                 w.sent = w.sent.saturating_add(s.bytes_toclient);
                 w.recv = w.recv.saturating_add(s.bytes_toserver);
                 w.peer(client, bytes.saturating_add(1));
@@ -1180,6 +1196,15 @@ impl Models {
         };
         let mut downgrade = None;
         let mut large = None;
+        // per-direction volume of the edge in its 10-minute window
+        let (o_sent, o_recv) = if owner == client {
+            (s.bytes_toserver, s.bytes_toclient)
+        } else {
+            (s.bytes_toclient, s.bytes_toserver)
+        };
+        let (factor, floor) = (self.cfg.volume_factor, self.cfg.volume_floor_bytes);
+        let mut overs = Vec::new();
+        // one look-up of the edge: its statistics and downgrade, then its volume window
         if let Some(d) = self.devices.get_mut(&owner) {
             let d_learned = d.learned;
             if let Some(st) = d.baseline.edges.get_mut(&edge) {
@@ -1197,21 +1222,8 @@ impl Models {
                     }
                     st.apps |= bit;
                 }
-            }
-        }
-        // per-direction volume of the edge in its 10-minute window
-        let (o_sent, o_recv) = if owner == client {
-            (s.bytes_toserver, s.bytes_toclient)
-        } else {
-            (s.bytes_toclient, s.bytes_toserver)
-        };
-        let (factor, floor) = (self.cfg.volume_factor, self.cfg.volume_floor_bytes);
-        let mut overs = Vec::new();
-        if let Some(d) = self.devices.get_mut(&owner) {
-            let judge = d.learned;
-            if let Some(st) = d.baseline.edges.get_mut(&edge) {
                 overs = self.volumes.add(
-                    self.now, owner, edge, st, o_sent, o_recv, learning, judge, factor, floor,
+                    self.now, owner, edge, st, o_sent, o_recv, learning, d_learned, factor, floor,
                 );
                 if learning {
                     self.dirty.insert(owner);
@@ -1314,16 +1326,14 @@ impl Models {
         let learning = self.learning();
         if let AppEvent::Anomaly(a) = e {
             self.bump(sender, "anomalies");
-            if !self.devices.contains_key(&sender) {
+            let Some(n) = self.act_update(sender, out, |l| {
+                l.act.anomalies = l.act.anomalies.saturating_add(1);
+                l.act.peer(receiver, 1);
+                l.anomalies = l.anomalies.saturating_add(1);
+                l.anomalies
+            }) else {
                 return;
-            }
-            self.act_update(sender, out, |w| {
-                w.anomalies = w.anomalies.saturating_add(1);
-                w.peer(receiver, 1);
-            });
-            let l = self.live(sender);
-            l.anomalies = l.anomalies.saturating_add(1);
-            let n = l.anomalies;
+            };
             if learning {
                 return;
             }
@@ -1409,7 +1419,7 @@ impl Models {
                 if i.apdu == "prst" {
                     self.activity(sender, out);
                 }
-                self.count_msg(sender, receiver, Some("ieee20601"), out);
+                self.count_msg(sender, receiver, "ieee20601", out);
             }
             AppEvent::Tls(ev) => {
                 let t = &ev.0;
@@ -1669,11 +1679,11 @@ impl Models {
                     return;
                 };
                 if !cmd.ends_with("-RQ") {
-                    self.count_msg(sender, receiver, Some("dicom"), out);
+                    self.count_msg(sender, receiver, "dicom", out);
                     return;
                 }
                 self.activity(sender, out);
-                self.count_msg(sender, receiver, Some("dicom"), out);
+                self.count_msg(sender, receiver, "dicom", out);
                 let (scu, scp) = match cmd {
                     "C-STORE-RQ" => (facts::DICOM_STORE_SCU, facts::DICOM_STORE_SCP),
                     "C-FIND-RQ" | "C-MOVE-RQ" | "C-GET-RQ" => {
@@ -1816,11 +1826,11 @@ impl Models {
         let (sender, receiver) = (f.src, f.dst);
         let learning = self.learning();
         if h.kind != "message" {
-            self.count_msg(sender, receiver, Some("hl7"), out);
+            self.count_msg(sender, receiver, "hl7", out);
             return;
         }
         self.activity(sender, out);
-        self.count_msg(sender, receiver, Some("hl7"), out);
+        self.count_msg(sender, receiver, "hl7", out);
         let Some(mt) = h.message_type.as_deref() else {
             return;
         };
@@ -1933,7 +1943,7 @@ impl Models {
         if msg.starts_with("Episodic") || msg.ends_with("Report") {
             self.activity(sender, out);
         }
-        self.count_msg(sender, receiver, Some("sdc"), out);
+        self.count_msg(sender, receiver, "sdc", out);
         if !sdc_request(msg) || net::is_group(receiver) {
             return;
         }
