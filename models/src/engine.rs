@@ -14,9 +14,10 @@ use crate::profile::{
 use crate::rhythm;
 use crate::store::{Meta, Store};
 use crate::volume::{self, Volumes};
+use crate::{DeviceMap, FastMap, FastSet};
 use crate::{FlowInfo, FlowSummary, Observation, Observed};
 use iomt_parsers::{AppEvent, Protocol};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Instant;
@@ -128,8 +129,8 @@ impl Default for Config {
 struct Live {
     min: u64,
     msgs: u64,
-    targets: HashSet<(IpAddr, u16)>,
-    hosts: HashSet<IpAddr>,
+    targets: FastSet<(IpAddr, u16)>,
+    hosts: FastSet<IpAddr>,
     ten: u64,
     anomalies: u64,
     retrieves: u64,
@@ -165,29 +166,29 @@ struct Open {
 
 pub struct Models {
     cfg: Config,
-    devices: HashMap<IpAddr, Device>,
-    dirty: HashSet<IpAddr>,
+    devices: DeviceMap,
+    dirty: FastSet<IpAddr>,
     /// Internal address last seen behind each MAC, and how many addresses it showed (routers show
     /// many: those MACs say nothing about identity).
-    mac_ip: HashMap<[u8; 6], (IpAddr, u16)>,
-    ae_index: HashMap<String, BTreeSet<IpAddr>>,
-    live: HashMap<IpAddr, Live>,
-    open: HashMap<(&'static str, IpAddr, Option<IpAddr>), Open>,
+    mac_ip: FastMap<[u8; 6], (IpAddr, u16)>,
+    ae_index: FastMap<String, BTreeSet<IpAddr>>,
+    live: FastMap<IpAddr, Live>,
+    open: FastMap<(&'static str, IpAddr, Option<IpAddr>), Open>,
     /// Flows to or from outside, judged at their first application event or their end.
-    pending_external: HashMap<u64, (u64, IpAddr, IpAddr, Edge, bool)>,
+    pending_external: FastMap<u64, (u64, IpAddr, IpAddr, Edge, bool)>,
     /// (device, offered?, L4, port, app bit) already in the profile's service lists.
-    services_seen: HashSet<(IpAddr, bool, u8, u16, u8)>,
+    services_seen: FastSet<(IpAddr, bool, u8, u16, u8)>,
     /// Flows to or from outside already judged: their events teach and raise nothing else.
-    external_flows: HashSet<u64>,
+    external_flows: FastSet<u64>,
     /// Recent C-MOVE destinations: AE title → (requester, time).
-    move_dest: HashMap<String, (IpAddr, u64)>,
+    move_dest: FastMap<String, (IpAddr, u64)>,
     meta: Meta,
     now: u64,
     watch_since: u64,
     last_tick: u64,
     store: Option<Store>,
     alerts_new: Vec<Alert>,
-    alert_counts: HashMap<String, u64>,
+    alert_counts: FastMap<String, u64>,
     /// Addresses not profiled because [`MAX_DEVICES`] was reached.
     pub devices_over_cap: u64,
     /// Activity windows not kept because [`MAX_LIVE`] was reached.
@@ -202,7 +203,7 @@ pub struct Models {
     link: linkid::LinkState,
     volumes: Volumes,
     /// Role models for devices with too few windows of their own (built at the first need).
-    role_models: Option<HashMap<&'static str, Fitted>>,
+    role_models: Option<FastMap<&'static str, Fitted>>,
     /// Absolute capture hour being watched (credited to the weekly rhythm when it ends).
     cover_hour: u64,
     /// New profiles in the current 10 minutes, and `new_device` alerts in the dedup window.
@@ -281,27 +282,27 @@ impl Models {
                 let meta = s.load_meta()?;
                 (Some(s), devices, meta)
             }
-            None => (None, HashMap::new(), Meta::default()),
+            None => (None, FastMap::default(), Meta::default()),
         };
         let mut m = Models {
             cfg,
             devices,
-            dirty: HashSet::new(),
-            mac_ip: HashMap::new(),
-            ae_index: HashMap::new(),
-            live: HashMap::new(),
-            open: HashMap::new(),
-            pending_external: HashMap::new(),
-            external_flows: HashSet::new(),
-            services_seen: HashSet::new(),
-            move_dest: HashMap::new(),
+            dirty: FastSet::default(),
+            mac_ip: FastMap::default(),
+            ae_index: FastMap::default(),
+            live: FastMap::default(),
+            open: FastMap::default(),
+            pending_external: FastMap::default(),
+            external_flows: FastSet::default(),
+            services_seen: FastSet::default(),
+            move_dest: FastMap::default(),
             meta,
             now: 0,
             watch_since: 0,
             last_tick: 0,
             store,
             alerts_new: Vec::new(),
-            alert_counts: HashMap::new(),
+            alert_counts: FastMap::default(),
             devices_over_cap: 0,
             live_over_cap: 0,
             live_pruned_ten: u64::MAX,
@@ -341,7 +342,7 @@ impl Models {
         self.cfg.mode = mode;
     }
 
-    pub fn devices(&self) -> &HashMap<IpAddr, Device> {
+    pub fn devices(&self) -> &DeviceMap {
         &self.devices
     }
 
@@ -409,9 +410,13 @@ impl Models {
             if !self.learning() {
                 self.check_silence(out);
             }
-            let due_capture = self.now >= self.flush_capture.saturating_add(60 * NS)
-                && self.flush_wall.elapsed().as_millis() >= 250;
-            if self.store.is_some() && (due_capture || self.since_flush >= 50_000) {
+            // Every 60 s of capture time or 50 000 observations, whichever comes first, but at
+            // most once per 250 ms of wall time: live, a minute of capture is a minute of wall
+            // time and this changes nothing; a replay runs hours of capture per second and would
+            // otherwise serialise every profile again every few tens of milliseconds.
+            let due = self.now >= self.flush_capture.saturating_add(60 * NS)
+                || self.since_flush >= 50_000;
+            if self.store.is_some() && due && self.flush_wall.elapsed().as_millis() >= 250 {
                 if let Err(e) = self.flush() {
                     eprintln!("iomt-sensor: warning: state store: {e}");
                 }
@@ -518,26 +523,39 @@ impl Models {
     }
 
     /// Updates the device's current 10-minute activity window (learning closed windows) and, in
-    /// detect mode, judges it against the learned model.
-    fn act_update(&mut self, ip: IpAddr, out: &mut Vec<Alert>, f: impl FnOnce(&mut outlier::Win)) {
+    /// detect mode, judges it against the learned model. `f` updates the window (`l.act`) and may
+    /// count in the device's other windows of `l` at the same look-up; its result is returned.
+    /// `None`: the device has no profile (nothing counted).
+    fn act_update<R>(
+        &mut self,
+        ip: IpAddr,
+        out: &mut Vec<Alert>,
+        f: impl FnOnce(&mut Live) -> R,
+    ) -> Option<R> {
         if !self.devices.contains_key(&ip) {
-            return;
+            return None;
         }
         let learning = self.learning();
         let ten = self.now / TEN_MIN;
         let l = self.live(ip);
         let closed = l.act.roll(ten, learning);
-        f(&mut l.act);
-        let (x, alerted) = (l.act.vector(), l.act.alerted);
+        let r = f(l);
+        // the feature vector (six ln_1p) only when the window is to be judged
+        let x = (!learning && !l.act.alerted).then(|| l.act.vector());
         if let Some(c) = closed {
             if let Some(d) = self.devices.get_mut(&ip) {
                 d.baseline.activity.learn(c);
                 self.dirty.insert(ip);
             }
         }
-        if learning || alerted {
-            return;
+        if let Some(x) = x {
+            self.act_judge(ip, x, out);
         }
+        Some(r)
+    }
+
+    /// `activity_outlier`: the device's current window `x` against its (or its role's) model.
+    fn act_judge(&mut self, ip: IpAddr, x: [f64; outlier::NF], out: &mut Vec<Alert>) {
         let margin = self.cfg.outlier_margin;
         let Some(d) = self.devices.get_mut(&ip) else {
             return;
@@ -624,9 +642,9 @@ impl Models {
     }
 
     /// Role models: the windows of every learned device of a role, pooled.
-    fn fit_role_models(&self) -> HashMap<&'static str, Fitted> {
-        let mut pooled: HashMap<&'static str, std::collections::BTreeMap<outlier::Code, u32>> =
-            HashMap::new();
+    fn fit_role_models(&self) -> FastMap<&'static str, Fitted> {
+        let mut pooled: FastMap<&'static str, std::collections::BTreeMap<outlier::Code, u32>> =
+            FastMap::default();
         for d in self.devices.values().filter(|d| d.learned) {
             let p = pooled.entry(d.role()).or_default();
             for (c, n) in &d.baseline.activity.windows {
@@ -848,28 +866,29 @@ impl Models {
         l
     }
 
-    /// A message or connection from `ip`: flood check.
-    fn count_msg(
+    /// A message from `ip` (of protocol `proto`): activity window and flood check.
+    fn count_msg(&mut self, ip: IpAddr, peer: IpAddr, proto: &'static str, out: &mut Vec<Alert>) {
+        let n = self.act_update(ip, out, |l| {
+            l.act.msgs = l.act.msgs.saturating_add(1);
+            l.act.peer(peer, 1);
+            l.msgs = l.msgs.saturating_add(1);
+            l.msgs
+        });
+        if let Some(n) = n {
+            self.flood_check(ip, peer, Some(proto), n, out);
+        }
+    }
+
+    /// `flood`: `n` messages/connections from `ip` in the current minute.
+    fn flood_check(
         &mut self,
         ip: IpAddr,
         peer: IpAddr,
         proto: Option<&'static str>,
+        n: u64,
         out: &mut Vec<Alert>,
     ) {
-        if !self.devices.contains_key(&ip) {
-            return;
-        }
-        let learning = self.learning();
-        if proto.is_some() {
-            self.act_update(ip, out, |w| {
-                w.msgs = w.msgs.saturating_add(1);
-                w.peer(peer, 1);
-            });
-        }
-        let l = self.live(ip);
-        l.msgs = l.msgs.saturating_add(1);
-        let n = l.msgs;
-        if learning {
+        if self.learning() {
             return;
         }
         let Some(d) = self.devices.get(&ip) else {
@@ -915,22 +934,23 @@ impl Models {
             }
             self.bump(client, "flows_opened");
             self.rhythm_tick(client, out);
-            self.act_update(client, out, |w| {
-                w.flows = w.flows.saturating_add(1);
-                w.peer(server, 1);
-            });
-            self.count_msg(client, server, None, out);
-            // scans: distinct targets per minute (profiled devices only: an address past the
-            // admission cap gets no per-source state)
-            if self.devices.contains_key(&client) {
-                let l = self.live(client);
+            // the activity window, the connection counted as a message (flood) and scans:
+            // distinct targets per minute, at one look-up (profiled devices only: an address
+            // past the admission cap gets no per-source state)
+            let counts = self.act_update(client, out, |l| {
+                l.act.flows = l.act.flows.saturating_add(1);
+                l.act.peer(server, 1);
+                l.msgs = l.msgs.saturating_add(1);
                 if l.targets.len() < MAX_WINDOW_SET {
                     l.targets.insert((server, f.dport));
                 }
                 if l.hosts.len() < MAX_WINDOW_SET {
                     l.hosts.insert(server);
                 }
-                let (nt, nh) = (l.targets.len() as u64, l.hosts.len() as u64);
+                (l.msgs, l.targets.len() as u64, l.hosts.len() as u64)
+            });
+            if let Some((n, nt, nh)) = counts {
+                self.flood_check(client, server, None, n, out);
                 if !learning {
                     self.scan_check(client, server, nt, nh, out);
                 }
@@ -1135,7 +1155,8 @@ impl Models {
         }
         // an exchange with outside that already raised its alert feeds no other detector
         let judged_external = self.external_flows.contains(&f.id);
-        self.act_update(client, out, |w| {
+        self.act_update(client, out, |l| {
+            let w = &mut l.act;
             if judged_external {
                 return;
             }
@@ -1144,7 +1165,8 @@ impl Models {
             w.peer(server, bytes);
         });
         if self.internal(server) && !judged_external {
-            self.act_update(server, out, |w| {
+            self.act_update(server, out, |l| {
+                let w = &mut l.act;
                 w.sent = w.sent.saturating_add(s.bytes_toclient);
                 w.recv = w.recv.saturating_add(s.bytes_toserver);
                 w.peer(client, bytes.saturating_add(1));
@@ -1174,6 +1196,15 @@ impl Models {
         };
         let mut downgrade = None;
         let mut large = None;
+        // per-direction volume of the edge in its 10-minute window
+        let (o_sent, o_recv) = if owner == client {
+            (s.bytes_toserver, s.bytes_toclient)
+        } else {
+            (s.bytes_toclient, s.bytes_toserver)
+        };
+        let (factor, floor) = (self.cfg.volume_factor, self.cfg.volume_floor_bytes);
+        let mut overs = Vec::new();
+        // one look-up of the edge: its statistics and downgrade, then its volume window
         if let Some(d) = self.devices.get_mut(&owner) {
             let d_learned = d.learned;
             if let Some(st) = d.baseline.edges.get_mut(&edge) {
@@ -1191,21 +1222,8 @@ impl Models {
                     }
                     st.apps |= bit;
                 }
-            }
-        }
-        // per-direction volume of the edge in its 10-minute window
-        let (o_sent, o_recv) = if owner == client {
-            (s.bytes_toserver, s.bytes_toclient)
-        } else {
-            (s.bytes_toclient, s.bytes_toserver)
-        };
-        let (factor, floor) = (self.cfg.volume_factor, self.cfg.volume_floor_bytes);
-        let mut overs = Vec::new();
-        if let Some(d) = self.devices.get_mut(&owner) {
-            let judge = d.learned;
-            if let Some(st) = d.baseline.edges.get_mut(&edge) {
                 overs = self.volumes.add(
-                    self.now, owner, edge, st, o_sent, o_recv, learning, judge, factor, floor,
+                    self.now, owner, edge, st, o_sent, o_recv, learning, d_learned, factor, floor,
                 );
                 if learning {
                     self.dirty.insert(owner);
@@ -1308,16 +1326,14 @@ impl Models {
         let learning = self.learning();
         if let AppEvent::Anomaly(a) = e {
             self.bump(sender, "anomalies");
-            if !self.devices.contains_key(&sender) {
+            let Some(n) = self.act_update(sender, out, |l| {
+                l.act.anomalies = l.act.anomalies.saturating_add(1);
+                l.act.peer(receiver, 1);
+                l.anomalies = l.anomalies.saturating_add(1);
+                l.anomalies
+            }) else {
                 return;
-            }
-            self.act_update(sender, out, |w| {
-                w.anomalies = w.anomalies.saturating_add(1);
-                w.peer(receiver, 1);
-            });
-            let l = self.live(sender);
-            l.anomalies = l.anomalies.saturating_add(1);
-            let n = l.anomalies;
+            };
             if learning {
                 return;
             }
@@ -1403,7 +1419,7 @@ impl Models {
                 if i.apdu == "prst" {
                     self.activity(sender, out);
                 }
-                self.count_msg(sender, receiver, Some("ieee20601"), out);
+                self.count_msg(sender, receiver, "ieee20601", out);
             }
             AppEvent::Tls(ev) => {
                 let t = &ev.0;
@@ -1663,11 +1679,11 @@ impl Models {
                     return;
                 };
                 if !cmd.ends_with("-RQ") {
-                    self.count_msg(sender, receiver, Some("dicom"), out);
+                    self.count_msg(sender, receiver, "dicom", out);
                     return;
                 }
                 self.activity(sender, out);
-                self.count_msg(sender, receiver, Some("dicom"), out);
+                self.count_msg(sender, receiver, "dicom", out);
                 let (scu, scp) = match cmd {
                     "C-STORE-RQ" => (facts::DICOM_STORE_SCU, facts::DICOM_STORE_SCP),
                     "C-FIND-RQ" | "C-MOVE-RQ" | "C-GET-RQ" => {
@@ -1810,11 +1826,11 @@ impl Models {
         let (sender, receiver) = (f.src, f.dst);
         let learning = self.learning();
         if h.kind != "message" {
-            self.count_msg(sender, receiver, Some("hl7"), out);
+            self.count_msg(sender, receiver, "hl7", out);
             return;
         }
         self.activity(sender, out);
-        self.count_msg(sender, receiver, Some("hl7"), out);
+        self.count_msg(sender, receiver, "hl7", out);
         let Some(mt) = h.message_type.as_deref() else {
             return;
         };
@@ -1832,12 +1848,15 @@ impl Models {
                 Some("ORM") | Some("OML") | Some("OMG") | Some("OMI") => facts::HL7_ORDER_SENDER,
                 _ => facts::HL7_OTHER_SENDER,
             };
-            if let Some(app) = &h.sending_application {
+            if let Some(app) = h.sending_application.as_deref() {
+                // Any entry starting with `app` ("app" or "app@facility")? Such entries sort
+                // contiguously from `app` on: the first one at or after it tells (no scan).
                 if !dev
                     .identity
                     .hl7_applications
-                    .iter()
-                    .any(|a| a.starts_with(app.as_str()))
+                    .range::<str, _>((std::ops::Bound::Included(app), std::ops::Bound::Unbounded))
+                    .next()
+                    .is_some_and(|a| a.starts_with(app))
                 {
                     let s = match &h.sending_facility {
                         Some(fac) => format!("{app}@{fac}"),
@@ -1924,7 +1943,7 @@ impl Models {
         if msg.starts_with("Episodic") || msg.ends_with("Report") {
             self.activity(sender, out);
         }
-        self.count_msg(sender, receiver, Some("sdc"), out);
+        self.count_msg(sender, receiver, "sdc", out);
         if !sdc_request(msg) || net::is_group(receiver) {
             return;
         }
@@ -2164,12 +2183,14 @@ fn note_mac(d: &mut Device, m: [u8; 6], now: u64) {
     if m[0] & 1 != 0 {
         return; // group address
     }
-    // Called for every observation: compare without formatting the MAC.
+    // Called for every observation: compare with the canonical text on the stack (a profile
+    // from an older or edited store may hold another spelling: parsed then).
+    let text = mac_text(m);
     if let Some(seen) = d
         .macs
         .iter_mut()
         .rev()
-        .find(|x| parse_mac(&x.mac) == Some(m))
+        .find(|x| x.mac.as_bytes() == text.as_slice() || parse_mac(&x.mac) == Some(m))
     {
         seen.last_seen = now;
         return;
@@ -2186,6 +2207,19 @@ fn note_mac(d: &mut Device, m: [u8; 6], now: u64) {
     if d.vendor.is_none() {
         d.vendor = oui::vendor(m).map(str::to_string);
     }
+}
+
+/// `aa:bb:cc:dd:ee:ff` (as [`oui::mac_string`]) without allocating.
+fn mac_text(m: [u8; 6]) -> [u8; 17] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b':'; 17];
+    for (chunk, b) in out.chunks_mut(3).zip(m) {
+        if let [hi, lo, ..] = chunk {
+            *hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+            *lo = HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0');
+        }
+    }
+    out
 }
 
 fn parse_mac(s: &str) -> Option<[u8; 6]> {

@@ -1,8 +1,8 @@
 //! The inventory as people and tools read it (`iomt-sensor inventory [--json]`).
 
-use crate::profile::Device;
+use crate::DeviceMap;
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// One inventory line: identity, services and a short baseline summary (no patient data).
@@ -29,7 +29,7 @@ pub struct Entry<'a> {
     pub report_period_s: Option<f64>,
 }
 
-pub fn entries(devices: &HashMap<IpAddr, Device>) -> Vec<Entry<'_>> {
+pub fn entries(devices: &DeviceMap) -> Vec<Entry<'_>> {
     let mut v: Vec<Entry<'_>> = devices
         .iter()
         .map(|(ip, d)| Entry {
@@ -69,7 +69,7 @@ fn first(s: &BTreeSet<String>) -> &str {
 }
 
 /// A table for people: one device per line.
-pub fn table(devices: &HashMap<IpAddr, Device>) -> String {
+pub fn table(devices: &DeviceMap) -> String {
     let mut s = format!(
         "{:<16} {:<34} {:<18} {:<22} {:<16} {}\n",
         "ip", "role", "mac", "vendor", "protocols", "identity"

@@ -26,6 +26,14 @@ pub use engine::{Config, Mode, Models};
 use iomt_parsers::{AppEvent, Protocol, Ts};
 use std::net::IpAddr;
 
+/// The models' hash maps: keys are addresses and small tuples looked up several times per
+/// observation, so a fast keyed hasher (foldhash, hashbrown's default: a per-process random seed
+/// keeps HashDoS resistance) instead of SipHash.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+/// Device profiles by address.
+pub type DeviceMap = FastMap<IpAddr, profile::Device>;
+
 /// The flow an observation belongs to, oriented as the event (`src` sent the bytes behind it); for
 /// flow starts and ends, `src` is the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

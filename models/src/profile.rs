@@ -2,7 +2,7 @@
 //! state store's `devices.profile` column.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 /// Most values kept per identity set (AE titles, versions, …): a hostile peer cannot grow a profile
@@ -196,7 +196,7 @@ pub struct Rates {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
     #[serde(with = "edges_as_vec", default)]
-    pub edges: HashMap<Edge, EdgeStats>,
+    pub edges: crate::FastMap<Edge, EdgeStats>,
     /// AE titles this address used as calling AE.
     #[serde(default)]
     pub dicom_calling: BTreeSet<String>,
@@ -243,10 +243,10 @@ pub struct Baseline {
 
 mod edges_as_vec {
     use super::{Edge, EdgeStats};
+    use crate::FastMap;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use std::collections::HashMap;
 
-    pub fn serialize<S: Serializer>(m: &HashMap<Edge, EdgeStats>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(m: &FastMap<Edge, EdgeStats>, s: S) -> Result<S::Ok, S::Error> {
         let mut v: Vec<(&Edge, &EdgeStats)> = m.iter().collect();
         v.sort_by(|a, b| a.0.cmp(b.0));
         v.serialize(s)
@@ -254,7 +254,7 @@ mod edges_as_vec {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
-    ) -> Result<HashMap<Edge, EdgeStats>, D::Error> {
+    ) -> Result<FastMap<Edge, EdgeStats>, D::Error> {
         let v: Vec<(Edge, EdgeStats)> = Vec::deserialize(d)?;
         Ok(v.into_iter().collect())
     }

@@ -17,7 +17,6 @@ use crate::alert::{Alert, Evidence};
 use crate::profile::Device;
 use anyhow::Context;
 use rusqlite::{params, Connection, OptionalExtension};
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -120,10 +119,10 @@ impl Store {
         Ok(())
     }
 
-    pub fn load_devices(&mut self) -> anyhow::Result<HashMap<IpAddr, Device>> {
+    pub fn load_devices(&mut self) -> anyhow::Result<crate::DeviceMap> {
         let mut st = self.conn.prepare("SELECT ip, profile FROM devices")?;
         let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        let mut out = HashMap::new();
+        let mut out = crate::DeviceMap::default();
         for row in rows {
             let (ip, profile) = row?;
             let Ok(ip) = ip.parse::<IpAddr>() else {
@@ -158,7 +157,7 @@ impl Store {
         &mut self,
         devices: &[(IpAddr, &Device)],
         alerts: &[Alert],
-        counts: &HashMap<String, u64>,
+        counts: &crate::FastMap<String, u64>,
         meta: &Meta,
     ) -> anyhow::Result<()> {
         let tx = self.conn.transaction()?;

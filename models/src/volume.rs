@@ -11,7 +11,6 @@
 //! [`MAX_OPEN`]; closed windows are folded and dropped.
 
 use crate::profile::{Edge, EdgeStats};
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// Window length (capture time).
@@ -47,7 +46,7 @@ pub struct Over {
 
 #[derive(Debug, Default)]
 pub struct Volumes {
-    open: HashMap<(IpAddr, Edge), Acc>,
+    open: crate::FastMap<(IpAddr, Edge), Acc>,
     /// accumulators not kept because [`MAX_OPEN`] was reached
     pub over_cap: u64,
 }

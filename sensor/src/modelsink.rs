@@ -90,20 +90,38 @@ impl ModelSink {
 
 impl Sink for ModelSink {
     fn records(&mut self, records: &mut Vec<Record>) {
-        self.out.clear();
-        for r in records.drain(..) {
-            self.observe(&r);
-            let flow = r.flow;
-            self.out.push(r);
-            for a in self.alerts.drain(..) {
-                self.out.push(Record {
-                    ts: a.ts,
-                    flow,
-                    body: Body::Alert(Box::new(a)),
-                });
+        // Alerts are rare: observe the batch in place (records are ~200 bytes: moving each one
+        // into another vector was a copy per record), and rebuild it only from the first record
+        // that raised an alert.
+        let mut split = None;
+        for (i, r) in records.iter().enumerate() {
+            self.observe(r);
+            if !self.alerts.is_empty() {
+                split = Some(i);
+                break;
             }
         }
-        std::mem::swap(records, &mut self.out);
+        if let Some(i) = split {
+            let mut rest = std::mem::take(&mut self.out);
+            rest.clear();
+            rest.extend(records.drain(i..));
+            for (k, r) in rest.drain(..).enumerate() {
+                if k > 0 {
+                    // the first was observed above; its alerts are waiting
+                    self.observe(&r);
+                }
+                let flow = r.flow;
+                records.push(r);
+                for a in self.alerts.drain(..) {
+                    records.push(Record {
+                        ts: a.ts,
+                        flow,
+                        body: Body::Alert(Box::new(a)),
+                    });
+                }
+            }
+            self.out = rest;
+        }
         self.next.records(records);
     }
 

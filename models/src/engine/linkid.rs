@@ -11,9 +11,9 @@
 use super::{parse_mac, Models, MAX_DEVICES, NS};
 use crate::alert::Alert;
 use crate::profile::{add_str, Identity};
+use crate::FastMap;
 use crate::FlowInfo;
 use iomt_parsers::netid::NetIdEvent;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// Two MACs claiming one IPv4 address within this much capture time is a conflict.
@@ -22,9 +22,9 @@ const ARP_CONFLICT_WINDOW_NS: u64 = 300 * NS;
 /// Identity learned per MAC and the ARP bindings, both capped at [`MAX_DEVICES`] entries.
 #[derive(Default)]
 pub(super) struct LinkState {
-    by_mac: HashMap<[u8; 6], Identity>,
+    by_mac: FastMap<[u8; 6], Identity>,
     /// IPv4 address → (MAC that last claimed it, when).
-    arp: HashMap<IpAddr, ([u8; 6], u64)>,
+    arp: FastMap<IpAddr, ([u8; 6], u64)>,
     /// Entries not kept because a cap was reached.
     pub(super) over_cap: u64,
 }
