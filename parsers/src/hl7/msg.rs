@@ -854,17 +854,25 @@ pub fn parse_msh(
             .map(|v| first_rep(v, &d))
             .unwrap_or_default()
     };
-    let c = |n: usize, k: usize| text(component(f(n), &d, k), &d);
+    // The whole segment is mapped to reported text and checked as UTF-8 once; each field is then a
+    // slice of it (eleven fields, one validation).
+    let mut mapped = [0u8; MSH_CAP];
+    for (o, &b) in mapped.iter_mut().zip(buf) {
+        *o = text_byte(b, &d);
+    }
+    let mapped = std::str::from_utf8(mapped.get(..buf.len()).unwrap_or_default()).unwrap_or("");
+    let t = |v: &[u8]| text_in(buf, mapped, v, &d);
+    let c = |n: usize, k: usize| t(component(f(n), &d, k));
     let msg = MshFields {
-        sending_application: text(f(3), &d),
-        sending_facility: text(f(4), &d),
-        receiving_application: text(f(5), &d),
-        receiving_facility: text(f(6), &d),
+        sending_application: t(f(3)),
+        sending_facility: t(f(4)),
+        receiving_application: t(f(5)),
+        receiving_facility: t(f(6)),
         datetime: c(7, 0),
         message_code: c(9, 0),
         trigger_event: c(9, 1),
         message_structure: c(9, 2),
-        control_id: text(f(10), &d),
+        control_id: t(f(10)),
         processing_id: c(11, 0),
         version: c(12, 0),
     };
@@ -926,6 +934,23 @@ fn text_byte(b: u8, d: &Delims) -> u8 {
         b
     } else {
         b'?'
+    }
+}
+
+/// [`text`] of `v`, a slice of `raw`, taken from `mapped`: `raw` already passed through [`text_byte`]
+/// (same length, so the same offsets). Falls back to [`text`] when `mapped` does not cover `v`.
+fn text_in(raw: &[u8], mapped: &str, v: &[u8], d: &Delims) -> Option<Text> {
+    let v = v.get(..FIELD_CAP).unwrap_or(v);
+    if v.is_empty() {
+        return None;
+    }
+    // Where `v` starts inside `raw` (addresses only; nothing is dereferenced).
+    let at = (v.as_ptr() as usize).checked_sub(raw.as_ptr() as usize);
+    match at.and_then(|at| mapped.get(at..at.checked_add(v.len())?)) {
+        Some(s) if at.is_some_and(|at| at.saturating_add(v.len()) <= raw.len()) => {
+            Some(Text::new(s))
+        }
+        _ => text(v, d),
     }
 }
 
