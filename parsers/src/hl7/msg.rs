@@ -747,26 +747,37 @@ impl Scanner {
             }
             Kind::Obx => {
                 self.info.obx_count = self.info.obx_count.saturating_add(1);
-                fn raw<'a>(c: &'a CapBuf, d: &Delims, n: usize) -> &'a [u8] {
-                    component(first_rep(c.as_slice(), d), d, n)
+                // Each capture mapped to reported text once; the identifiers are slices of it.
+                let (mut b0, mut b1, mut b2) =
+                    ([0u8; FIELD_CAP], [0u8; FIELD_CAP], [0u8; FIELD_CAP]);
+                let (m0, m1, m2) = (
+                    mapped(c0, &d, &mut b0),
+                    mapped(c1, &d, &mut b1),
+                    mapped(c2, &d, &mut b2),
+                );
+                fn part<'b>(c: &CapBuf, m: &'b str, d: &Delims, n: usize) -> &'b str {
+                    // A capture is at most FIELD_CAP bytes, all of it mapped: always covered.
+                    slice_of(c.as_slice(), m, component(first_rep(c.as_slice(), d), d, n))
+                        .unwrap_or_default()
                 }
-                let (code, system) = (raw(c1, &d, 0), raw(c1, &d, 2));
-                let (vtype, status) = (raw(c0, &d, 0), raw(c2, &d, 0));
+                let (code, system) = (part(c1, m1, &d, 0), part(c1, m1, &d, 2));
+                let (vtype, status) = (part(c0, m0, &d, 0), part(c2, m2, &d, 0));
+                let opt = |s: &str| (!s.is_empty()).then(|| Text::new(s));
                 // Compare before allocating: repeated identifiers (the usual case) cost no allocation.
                 let list = &mut self.info.observations;
                 if let Some(o) = list.iter_mut().find(|o| {
-                    text_eq(Some(o.code.as_str()), code, &d)
-                        && text_eq(o.coding_system.as_deref(), system, &d)
-                        && text_eq(o.value_type.as_deref(), vtype, &d)
-                        && text_eq(o.status.as_deref(), status, &d)
+                    o.code == code
+                        && o.coding_system.as_deref().unwrap_or_default() == system
+                        && o.value_type.as_deref().unwrap_or_default() == vtype
+                        && o.status.as_deref().unwrap_or_default() == status
                 }) {
                     o.count = o.count.saturating_add(1);
                 } else if list.len() < MAX_OBSERVATIONS {
                     list.push(Observation {
-                        code: text(code, &d).unwrap_or_default(),
-                        coding_system: text(system, &d),
-                        value_type: text(vtype, &d),
-                        status: text(status, &d),
+                        code: Text::new(code),
+                        coding_system: opt(system),
+                        value_type: opt(vtype),
+                        status: opt(status),
                         count: 1,
                     });
                 } else {
@@ -917,14 +928,6 @@ fn component<'a>(field: &'a [u8], d: &Delims, n: usize) -> &'a [u8] {
         .unwrap_or_default()
 }
 
-/// Whether `text(v, d)` would give `have` (an empty `have` string stands for `None` too), without
-/// allocating.
-fn text_eq(have: Option<&str>, v: &[u8], d: &Delims) -> bool {
-    let v = v.get(..FIELD_CAP).unwrap_or(v);
-    let have = have.unwrap_or_default().as_bytes();
-    have.len() == v.len() && have.iter().zip(v).all(|(&h, &b)| h == text_byte(b, d))
-}
-
 fn text_byte(b: u8, d: &Delims) -> u8 {
     if b == d.component {
         b'^'
@@ -937,20 +940,35 @@ fn text_byte(b: u8, d: &Delims) -> u8 {
     }
 }
 
-/// [`text`] of `v`, a slice of `raw`, taken from `mapped`: `raw` already passed through [`text_byte`]
-/// (same length, so the same offsets). Falls back to [`text`] when `mapped` does not cover `v`.
-fn text_in(raw: &[u8], mapped: &str, v: &[u8], d: &Delims) -> Option<Text> {
-    let v = v.get(..FIELD_CAP).unwrap_or(v);
+/// A capture (at most [`FIELD_CAP`] bytes) passed through [`text_byte`] into `out`, as text.
+fn mapped<'b>(c: &CapBuf, d: &Delims, out: &'b mut [u8; FIELD_CAP]) -> &'b str {
+    let raw = c.as_slice();
+    for (o, &b) in out.iter_mut().zip(raw) {
+        *o = text_byte(b, d);
+    }
+    // Only ASCII is left, so this cannot fail.
+    std::str::from_utf8(out.get(..raw.len()).unwrap_or_default()).unwrap_or_default()
+}
+
+/// The part of `mapped` (the text of `raw`, same length) at the place of `v`, a slice of `raw`;
+/// `None` if `mapped` does not cover it.
+fn slice_of<'b>(raw: &[u8], mapped: &'b str, v: &[u8]) -> Option<&'b str> {
     if v.is_empty() {
-        return None;
+        return Some("");
     }
     // Where `v` starts inside `raw` (addresses only; nothing is dereferenced).
-    let at = (v.as_ptr() as usize).checked_sub(raw.as_ptr() as usize);
-    match at.and_then(|at| mapped.get(at..at.checked_add(v.len())?)) {
-        Some(s) if at.is_some_and(|at| at.saturating_add(v.len()) <= raw.len()) => {
-            Some(Text::new(s))
-        }
-        _ => text(v, d),
+    let at = (v.as_ptr() as usize).checked_sub(raw.as_ptr() as usize)?;
+    let end = at.checked_add(v.len()).filter(|&e| e <= raw.len())?;
+    mapped.get(at..end)
+}
+
+/// [`text`] of `v`, a slice of `raw`, taken from `mapped` (see [`slice_of`]) when it covers `v`.
+fn text_in(raw: &[u8], mapped: &str, v: &[u8], d: &Delims) -> Option<Text> {
+    let v = v.get(..FIELD_CAP).unwrap_or(v);
+    match slice_of(raw, mapped, v) {
+        Some("") => None,
+        Some(s) => Some(Text::new(s)),
+        None => text(v, d),
     }
 }
 
@@ -1126,13 +1144,29 @@ NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
     }
 
     #[test]
-    fn text_eq_agrees_with_text() {
-        let d = Delims::default();
-        let long = [b'x'; 100];
-        for v in [&b""[..], b"NM", b"150456", b"a^b&c\x01\xff", &long[..]] {
-            let t = text(v, &d);
-            assert!(text_eq(t.as_deref(), v, &d), "{v:?}");
-            assert!(!text_eq(Some("other"), v, &d));
+    fn text_cut_from_a_mapped_buffer_agrees_with_text() {
+        let odd = Delims {
+            field: b'#',
+            component: b'$',
+            repetition: Some(b'!'),
+            subcomponent: Some(b'%'),
+        };
+        let raw = b"MSH|a^b&c\x01\xff$%!|150456^^MDC|NM||x";
+        for d in [Delims::default(), odd] {
+            let mut m = [0u8; 64];
+            for (o, &b) in m.iter_mut().zip(raw.iter()) {
+                *o = text_byte(b, &d);
+            }
+            let mapped = std::str::from_utf8(&m[..raw.len()]).unwrap();
+            for a in 0..raw.len() {
+                for b in a..=raw.len() {
+                    let v = &raw[a..b];
+                    assert_eq!(text_in(raw, mapped, v, &d), text(v, &d), "{a}..{b}");
+                }
+            }
+            // Not inside `raw`: falls back to mapping it on its own.
+            let other = b"a$b";
+            assert_eq!(text_in(raw, mapped, other, &d), text(other, &d));
         }
     }
 
