@@ -9,8 +9,9 @@
 //!   (shared, not copied) with the indices of its frames. Every worker gets every chunk, even with no
 //!   frames of its own, so its capture clock (and flow expiry) follows the reader's.
 //! * Workers run an [`Engine`] each and answer every chunk with the records it produced.
-//! * The merger collects one answer per worker per chunk, orders their union by (timestamp, flow id)
-//!   with a stable sort (a flow's own records keep their order), and hands them to the sink. Since a
+//! * Each worker sorts its answer by (timestamp, flow id), stably (a flow's own records keep their
+//!   order). The merger collects one answer per worker per chunk, merges the sorted answers, and
+//!   hands them to the sink. Since a
 //!   flow's records depend only on its own frames and on whole-second expiry ticks, replay output is the
 //!   same for any number of workers.
 //! * Channels are bounded. In replay the reader waits for room (nothing is lost); in live mode a full
@@ -141,6 +142,7 @@ impl Pipeline {
                         done_tx,
                         &hw.merger_queue_high_water,
                         Engine::new(wcfg),
+                        n > 1,
                     );
                     (stats, thread_cpu().unwrap_or_default())
                 })
@@ -267,6 +269,33 @@ impl Pipeline {
     }
 }
 
+/// The merge order of records: capture time, then flow id (a flow's records share one worker, so
+/// equal keys never come from two workers).
+fn order(r: &Record) -> (Ts, u64) {
+    (r.ts, r.flow.map(|f| f.id).unwrap_or(0))
+}
+
+/// Merges runs each sorted by [`order`] into `out` (stable within each run).
+fn merge_runs(runs: Vec<Vec<Record>>, out: &mut Vec<Record>) {
+    out.reserve(runs.iter().map(Vec::len).sum());
+    let mut heads: Vec<std::iter::Peekable<std::vec::IntoIter<Record>>> =
+        runs.into_iter().map(|r| r.into_iter().peekable()).collect();
+    loop {
+        let mut best: Option<(usize, (Ts, u64))> = None;
+        for (i, h) in heads.iter_mut().enumerate() {
+            if let Some(k) = h.peek().map(order) {
+                if best.is_none_or(|(_, b)| k < b) {
+                    best = Some((i, k));
+                }
+            }
+        }
+        match best.and_then(|(i, _)| heads.get_mut(i)?.next()) {
+            Some(r) => out.push(r),
+            None => break,
+        }
+    }
+}
+
 /// The worker a frame belongs to: a symmetric hash of its flow key. Frames that do not decode go to
 /// worker 0 (they are only counted).
 fn shard(chunk: &Chunk, link: LinkType, i: usize, n: usize) -> usize {
@@ -292,6 +321,7 @@ fn worker(
     done: Sender<(usize, Done)>,
     high_water: &AtomicUsize,
     mut engine: Engine,
+    sort: bool,
 ) -> EngineStats {
     let mut out = Vec::new();
     while let Ok((seq, work)) = rx.recv() {
@@ -305,7 +335,12 @@ fn worker(
         // The next chunk's records go to a vector sized like this one's: one allocation, no chain of
         // reallocations (and copies) as it fills.
         let next = Vec::with_capacity(out.len().saturating_add(out.len() / 4));
-        let records = std::mem::replace(&mut out, next);
+        let mut records = std::mem::replace(&mut out, next);
+        // With several workers each sorts its own answer (in parallel) and the merger merges them;
+        // a single worker leaves that to the merger, off the worker's critical path.
+        if sort && !records.is_sorted_by_key(order) {
+            records.sort_by_key(order);
+        }
         high_water.fetch_max(done.len(), Relaxed);
         if done
             .send((
@@ -323,6 +358,9 @@ fn worker(
     }
     let mut records = Vec::new();
     engine.finish(&mut records);
+    if sort {
+        records.sort_by_key(order);
+    }
     let _ = done.send((
         w,
         Done {
@@ -344,17 +382,16 @@ fn merger(
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
         .map_err(|e| anyhow::anyhow!("histogram: {e}"))?;
     let mut total = 0u64;
-    // Replay: answers per chunk sequence number, released when all n are in.
-    let mut pending: std::collections::BTreeMap<u64, (usize, Vec<Record>, Instant)> =
+    // Replay: answers (each sorted by its worker) per chunk sequence number, released when all n
+    // are in.
+    let mut pending: std::collections::BTreeMap<u64, (Vec<Vec<Record>>, Instant)> =
         Default::default();
     let mut batch: Vec<Record> = Vec::new();
     let mut emit =
         |records: &mut Vec<Record>, read_at: Instant, sink: &mut Box<dyn Sink>, total: &mut u64| {
-            let key = |r: &Record| (r.ts, r.flow.map(|f| f.id).unwrap_or(0));
-            // One worker's records are mostly in order already: check before sorting (a stable
-            // sort of 200-byte records allocates and moves them).
-            if !records.is_sorted_by_key(key) {
-                records.sort_by_key(key);
+            // Mostly in order already (flow ends at expiry are not): check before sorting.
+            if !records.is_sorted_by_key(order) {
+                records.sort_by_key(order);
             }
             *total += records.len() as u64;
             gauges.records.fetch_add(records.len() as u64, Relaxed);
@@ -371,6 +408,17 @@ fn merger(
                 gauges.latency_max_us.store(hist.max(), Relaxed);
             }
         };
+    // One chunk's answers into `batch`, in order.
+    let gather = |mut runs: Vec<Vec<Record>>, batch: &mut Vec<Record>| {
+        runs.retain(|r| !r.is_empty());
+        if runs.len() <= 1 {
+            if let Some(mut only) = runs.pop() {
+                std::mem::swap(batch, &mut only);
+            }
+        } else {
+            merge_runs(runs, batch);
+        }
+    };
     while let Ok((_, done)) = rx.recv() {
         if live {
             let mut records = done.records;
@@ -379,32 +427,22 @@ fn merger(
         }
         let entry = pending
             .entry(done.seq)
-            .or_insert_with(|| (0, Vec::new(), done.read_at));
-        entry.0 += 1;
-        if entry.1.is_empty() {
-            entry.1 = done.records;
-        } else {
-            entry.1.extend(done.records);
-        }
+            .or_insert_with(|| (Vec::with_capacity(n), done.read_at));
+        entry.0.push(done.records);
         // Release every complete chunk at the front, in order.
-        while let Some(mut first) = pending.first_entry() {
-            if first.get().0 < n {
+        while let Some(first) = pending.first_entry() {
+            if first.get().0.len() < n {
                 break;
             }
-            let (_, records, read_at) = first.get_mut();
-            if batch.is_empty() {
-                std::mem::swap(&mut batch, records);
-            } else {
-                batch.append(records);
-            }
-            let read_at = *read_at;
-            first.remove();
+            let (runs, read_at) = first.remove();
+            gather(runs, &mut batch);
             emit(&mut batch, read_at, &mut sink, &mut total);
         }
     }
     // Whatever is left (the final flush, or incomplete chunks in live mode).
-    for (_, (_, mut records, read_at)) in std::mem::take(&mut pending) {
-        emit(&mut records, read_at, &mut sink, &mut total);
+    for (_, (runs, read_at)) in std::mem::take(&mut pending) {
+        gather(runs, &mut batch);
+        emit(&mut batch, read_at, &mut sink, &mut total);
     }
     sink.finish()?;
     Ok((total, hist))
