@@ -411,12 +411,13 @@ impl Models {
                 self.check_silence(out);
             }
             // Every 60 s of capture time or 50 000 observations, whichever comes first, but at
-            // most once per 250 ms of wall time: live, a minute of capture is a minute of wall
+            // most once per second of wall time: live, a minute of capture is a minute of wall
             // time and this changes nothing; a replay runs hours of capture per second and would
-            // otherwise serialise every profile again every few tens of milliseconds.
+            // otherwise rewrite every profile every few tens of milliseconds, where a crash
+            // loses at most a second of replay (replayed again) either way.
             let due = self.now >= self.flush_capture.saturating_add(60 * NS)
                 || self.since_flush >= 50_000;
-            if self.store.is_some() && due && self.flush_wall.elapsed().as_millis() >= 250 {
+            if self.store.is_some() && due && self.flush_wall.elapsed().as_millis() >= 1000 {
                 if let Err(e) = self.flush() {
                     eprintln!("iomt-sensor: warning: state store: {e}");
                 }
