@@ -411,12 +411,13 @@ impl Models {
                 self.check_silence(out);
             }
             // Every 60 s of capture time or 50 000 observations, whichever comes first, but at
-            // most once per 250 ms of wall time: live, a minute of capture is a minute of wall
+            // most once per second of wall time: live, a minute of capture is a minute of wall
             // time and this changes nothing; a replay runs hours of capture per second and would
-            // otherwise serialise every profile again every few tens of milliseconds.
+            // otherwise rewrite every profile every few tens of milliseconds, where a crash
+            // loses at most a second of replay (replayed again) either way.
             let due = self.now >= self.flush_capture.saturating_add(60 * NS)
                 || self.since_flush >= 50_000;
-            if self.store.is_some() && due && self.flush_wall.elapsed().as_millis() >= 250 {
+            if self.store.is_some() && due && self.flush_wall.elapsed().as_millis() >= 1000 {
                 if let Err(e) = self.flush() {
                     eprintln!("iomt-sensor: warning: state store: {e}");
                 }
@@ -768,6 +769,7 @@ impl Models {
                         copy.previous_ips.truncate(16);
                         copy.last_seen_ns = now;
                         copy.macs = d.macs.clone();
+                        copy.hot = d.hot;
                         d = copy;
                         moved = true;
                     }
@@ -1362,10 +1364,21 @@ impl Models {
             return;
         }
         let proto = e.event_type();
+        let bit = match e {
+            AppEvent::Dicom(_) => proto_bit(Protocol::Dicom),
+            AppEvent::Hl7(_) => proto_bit(Protocol::Hl7),
+            AppEvent::Sdc(_) => proto_bit(Protocol::Sdc),
+            AppEvent::Ieee20601(_) => proto_bit(Protocol::Ieee20601),
+            AppEvent::Tls(_) => proto_bit(Protocol::Tls),
+            AppEvent::NetId(_) | AppEvent::Anomaly(_) => 0,
+        };
         for (ip, mac) in [(sender, f.src_mac), (receiver, f.dst_mac)] {
             if let Some(d) = self.devices.get_mut(&ip) {
-                if !d.protocols.contains(proto) {
-                    d.protocols.insert(proto.to_string());
+                if bit == 0 || d.hot.protocols & bit == 0 {
+                    if !d.protocols.contains(proto) {
+                        d.protocols.insert(proto.to_string());
+                    }
+                    d.hot.protocols |= bit;
                 }
                 if let Some(m) = mac {
                     if d.macs.is_empty() {
@@ -2183,16 +2196,28 @@ fn note_mac(d: &mut Device, m: [u8; 6], now: u64) {
     if m[0] & 1 != 0 {
         return; // group address
     }
-    // Called for every observation: compare with the canonical text on the stack (a profile
-    // from an older or edited store may hold another spelling: parsed then).
+    // Called for every observation: the MAC of the last entry is usually known; else compare
+    // with the canonical text on the stack (a profile from an older or edited store may hold
+    // another spelling: parsed then).
+    if d.hot.last_mac == Some(m) {
+        if let Some(seen) = d.macs.last_mut() {
+            seen.last_seen = now;
+            return;
+        }
+    }
     let text = mac_text(m);
-    if let Some(seen) = d
+    let last = d.macs.len().checked_sub(1);
+    if let Some((i, seen)) = d
         .macs
         .iter_mut()
+        .enumerate()
         .rev()
-        .find(|x| x.mac.as_bytes() == text.as_slice() || parse_mac(&x.mac) == Some(m))
+        .find(|(_, x)| x.mac.as_bytes() == text.as_slice() || parse_mac(&x.mac) == Some(m))
     {
         seen.last_seen = now;
+        if Some(i) == last {
+            d.hot.last_mac = Some(m);
+        }
         return;
     }
     let s = oui::mac_string(m);
@@ -2204,6 +2229,7 @@ fn note_mac(d: &mut Device, m: [u8; 6], now: u64) {
         first_seen: now,
         last_seen: now,
     });
+    d.hot.last_mac = Some(m);
     if d.vendor.is_none() {
         d.vendor = oui::vendor(m).map(str::to_string);
     }
@@ -2229,4 +2255,60 @@ fn parse_mac(s: &str) -> Option<[u8; 6]> {
         *b = u8::from_str_radix(it.next()?, 16).ok()?;
     }
     Some(m)
+}
+
+#[cfg(test)]
+mod hot_tests {
+    use super::*;
+
+    const M1: [u8; 6] = [0x00, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f];
+    const M2: [u8; 6] = [0x00, 0x1b, 0x2c, 0x3d, 0x4e, 0x60];
+
+    #[test]
+    fn mac_text_is_the_canonical_spelling() {
+        assert_eq!(mac_text(M1).as_slice(), oui::mac_string(M1).as_bytes());
+        let all = [0xff, 0xa0, 0x0a, 0x10, 0x01, 0x99];
+        assert_eq!(mac_text(all).as_slice(), b"ff:a0:0a:10:01:99");
+    }
+
+    #[test]
+    fn note_mac_shortcut_matches_the_search() {
+        let mut d = Device::default();
+        note_mac(&mut d, M1, 1);
+        assert_eq!(d.hot.last_mac, Some(M1));
+        note_mac(&mut d, M1, 2);
+        note_mac(&mut d, M2, 3);
+        assert_eq!(d.hot.last_mac, Some(M2));
+        // an older MAC again: its own entry is updated, the last one stays the shortcut
+        note_mac(&mut d, M1, 4);
+        assert_eq!(d.macs.len(), 2);
+        assert_eq!((d.macs[0].first_seen, d.macs[0].last_seen), (1, 4));
+        assert_eq!((d.macs[1].first_seen, d.macs[1].last_seen), (3, 3));
+        assert_eq!(d.hot.last_mac, Some(M2));
+        note_mac(&mut d, M2, 5);
+        assert_eq!(d.macs[1].last_seen, 5);
+        assert_eq!(d.macs[0].last_seen, 4);
+    }
+
+    #[test]
+    fn a_stored_profile_has_no_shortcuts_and_another_spelling_still_matches() {
+        let mut d = Device::default();
+        d.macs.push(MacSeen {
+            mac: "00:1B:2C:3D:4E:5F".into(),
+            first_seen: 1,
+            last_seen: 1,
+        });
+        let json = serde_json::to_string(&d).unwrap();
+        assert!(!json.contains("hot"), "{json}");
+        let mut back: Device = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.hot.last_mac, None);
+        note_mac(&mut back, M1, 9);
+        assert_eq!(back.macs.len(), 1, "{:?}", back.macs);
+        assert_eq!(back.macs[0].last_seen, 9);
+        assert_eq!(back.hot.last_mac, Some(M1));
+        // shortcuts are not content: equal profiles stay equal
+        let mut a = back.clone();
+        a.hot = crate::profile::Hot::default();
+        assert_eq!(a, back);
+    }
 }

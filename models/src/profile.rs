@@ -291,6 +291,29 @@ pub struct Device {
     /// Counters (flows opened/answered, bytes, events, anomalies).
     #[serde(default)]
     pub counters: BTreeMap<String, u64>,
+    /// The engine's per-observation shortcuts (not stored).
+    #[serde(skip)]
+    pub hot: Hot,
+}
+
+/// Shortcuts the engine keeps beside a profile so that the checks it repeats for every
+/// observation (is this protocol listed, is this the MAC last seen) need not walk the profile's
+/// sets and strings. Derived from the profile, never stored, and ignored by `==`: two profiles
+/// with the same content are equal whatever their shortcuts hold. The empty value is always
+/// valid (every check then takes the long way, which refills it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Hot {
+    /// Application protocols (bit per `Protocol`, as `EdgeStats::apps`) known to be in
+    /// `protocols`.
+    pub protocols: u8,
+    /// The MAC of the last entry of `macs`, when known.
+    pub last_mac: Option<[u8; 6]>,
+}
+
+impl PartialEq for Hot {
+    fn eq(&self, _: &Hot) -> bool {
+        true
+    }
 }
 
 impl Device {
