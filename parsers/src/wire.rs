@@ -136,6 +136,21 @@ impl CapBuf {
         &self.buf
     }
 
+    /// Bytes allocated (for tests of growth policy).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Makes room for `total` bytes in all (at most the cap) in one allocation, when the caller
+    /// knows how much is coming. Callers bound `total` by data actually received, never by a length
+    /// field alone.
+    pub fn reserve_total(&mut self, total: usize) {
+        let total = total.min(self.cap);
+        if self.buf.capacity() < total {
+            self.buf.reserve_exact(total.saturating_sub(self.buf.len()));
+        }
+    }
+
     /// Empties the buffer, keeping its storage for reuse.
     pub fn clear(&mut self) {
         self.buf.clear();
