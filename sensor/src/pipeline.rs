@@ -9,11 +9,11 @@
 //!   (shared, not copied) with the indices of its frames. Every worker gets every chunk, even with no
 //!   frames of its own, so its capture clock (and flow expiry) follows the reader's.
 //! * Workers run an [`Engine`] each and answer every chunk with the records it produced.
-//! * Each worker sorts its answer by (timestamp, flow id), stably (a flow's own records keep their
-//!   order). The merger collects one answer per worker per chunk, merges the sorted answers, and
-//!   hands them to the sink. Since a
-//!   flow's records depend only on its own frames and on whole-second expiry ticks, replay output is the
-//!   same for any number of workers.
+//! * Records go to the sink ordered by (timestamp, flow id), stably (a flow's own records keep their
+//!   order). With several workers each sorts its own answer and the merger merges the answers of a
+//!   chunk; a single worker's answer is sorted by the merger. Since a flow's records depend only on
+//!   its own frames and on whole-second expiry ticks, replay output is the same for any number of
+//!   workers.
 //! * Channels are bounded. In replay the reader waits for room (nothing is lost); in live mode a full
 //!   worker channel drops that worker's frames of the chunk, counted, and never stalls capture.
 
