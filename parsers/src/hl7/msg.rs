@@ -426,18 +426,27 @@ impl Scanner {
             self.in_fields = true;
             self.start_field(1, sink);
             let last = self.kind.last_field();
-            if last > 0 {
-                let [c0, c1, c2] = &mut self.caps;
-                for (n, f) in (1..=last).zip(fields.split(|&b| b == fs)) {
-                    let cap = match self.kind.slot(n) {
-                        Some(0) => &mut *c0,
-                        Some(1) => &mut *c1,
-                        Some(_) => &mut *c2,
-                        None => continue,
+            if last > 0 && self.phase == Phase::Body {
+                // The reported fields straight from the slice (cut at the cap, as `feed_fields` does).
+                let mut got: [&[u8]; 3] = [&[]; 3];
+                let mut from = 0usize;
+                for n in 1..=last {
+                    let Some(rest) = fields.get(from..) else {
+                        break;
                     };
-                    // Over the cap the field is cut, as in `feed_fields`.
-                    let _ = cap.push(f);
+                    let to = rest
+                        .iter()
+                        .position(|&b| b == fs)
+                        .map_or(fields.len(), |i| from.saturating_add(i));
+                    if let (Some(k), Some(f)) = (self.kind.slot(n), fields.get(from..to)) {
+                        if let Some(g) = got.get_mut(k) {
+                            *g = f.get(..FIELD_CAP).unwrap_or(f);
+                        }
+                    }
+                    from = to.saturating_add(1);
                 }
+                take_fields(&mut self.info, self.kind, &self.delims, got);
+                self.kind = Kind::Other;
             }
             // `seps` counts the separator after the id too: the last field's number.
             if seps > 1 {
@@ -729,63 +738,9 @@ impl Scanner {
     }
 
     fn take_captures(&mut self) {
-        let d = self.delims;
         let [c0, c1, c2] = &self.caps;
-        let comp = |c: &CapBuf, n: usize| text(component(first_rep(c.as_slice(), &d), &d, n), &d);
-        match self.kind {
-            Kind::Msa => {
-                if self.info.msa.is_none() {
-                    self.info.msa = Some((comp(c0, 0), comp(c1, 0)));
-                }
-            }
-            Kind::Err => {
-                if self.info.err_count == 0 {
-                    self.info.err_code = comp(c0, 0);
-                    self.info.err_severity = comp(c1, 0);
-                }
-                self.info.err_count = self.info.err_count.saturating_add(1);
-            }
-            Kind::Obx => {
-                self.info.obx_count = self.info.obx_count.saturating_add(1);
-                // Each capture mapped to reported text once; the identifiers are slices of it.
-                let (mut b0, mut b1, mut b2) =
-                    ([0u8; FIELD_CAP], [0u8; FIELD_CAP], [0u8; FIELD_CAP]);
-                let (m0, m1, m2) = (
-                    mapped(c0, &d, &mut b0),
-                    mapped(c1, &d, &mut b1),
-                    mapped(c2, &d, &mut b2),
-                );
-                fn part<'b>(c: &CapBuf, m: &'b str, d: &Delims, n: usize) -> &'b str {
-                    // A capture is at most FIELD_CAP bytes, all of it mapped: always covered.
-                    slice_of(c.as_slice(), m, component(first_rep(c.as_slice(), d), d, n))
-                        .unwrap_or_default()
-                }
-                let (code, system) = (part(c1, m1, &d, 0), part(c1, m1, &d, 2));
-                let (vtype, status) = (part(c0, m0, &d, 0), part(c2, m2, &d, 0));
-                let opt = |s: &str| (!s.is_empty()).then(|| Text::new(s));
-                // Compare before allocating: repeated identifiers (the usual case) cost no allocation.
-                let list = &mut self.info.observations;
-                if let Some(o) = list.iter_mut().find(|o| {
-                    o.code == code
-                        && o.coding_system.as_deref().unwrap_or_default() == system
-                        && o.value_type.as_deref().unwrap_or_default() == vtype
-                        && o.status.as_deref().unwrap_or_default() == status
-                }) {
-                    o.count = o.count.saturating_add(1);
-                } else if list.len() < MAX_OBSERVATIONS {
-                    list.push(Observation {
-                        code: Text::new(code),
-                        coding_system: opt(system),
-                        value_type: opt(vtype),
-                        status: opt(status),
-                        count: 1,
-                    });
-                } else {
-                    self.info.observations_truncated = true;
-                }
-            }
-            Kind::Other => {}
-        }
+        let got = [c0.as_slice(), c1.as_slice(), c2.as_slice()];
+        take_fields(&mut self.info, self.kind, &self.delims, got);
     }
 
     /// The message ended (end block, next MSH, flow end). `None` when it could not be read (the
@@ -810,6 +765,78 @@ impl Scanner {
             return None;
         }
         Some(std::mem::take(&mut self.info))
+    }
+}
+
+/// Records the reported fields of an MSA, ERR or OBX segment (`f`: the raw fields of its capture slots,
+/// each at most [`FIELD_CAP`] bytes).
+fn take_fields(info: &mut MsgInfo, kind: Kind, d: &Delims, f: [&[u8]; 3]) {
+    let [f0, f1, f2] = f;
+    fn part<'a>(v: &'a [u8], d: &Delims, n: usize) -> &'a [u8] {
+        component(first_rep(v, d), d, n)
+    }
+    match kind {
+        Kind::Msa => {
+            if info.msa.is_none() {
+                info.msa = Some((text(part(f0, d, 0), d), text(part(f1, d, 0), d)));
+            }
+        }
+        Kind::Err => {
+            if info.err_count == 0 {
+                info.err_code = text(part(f0, d, 0), d);
+                info.err_severity = text(part(f1, d, 0), d);
+            }
+            info.err_count = info.err_count.saturating_add(1);
+        }
+        Kind::Obx => {
+            info.obx_count = info.obx_count.saturating_add(1);
+            // The three captures mapped to reported text side by side and checked as text once; the
+            // identifiers are slices of that (component boundaries found on the raw bytes).
+            let mut buf = [0u8; 3 * FIELD_CAP];
+            for (region, v) in buf.chunks_exact_mut(FIELD_CAP).zip([f0, f1, f2]) {
+                for (o, &b) in region.iter_mut().zip(v) {
+                    *o = text_byte(b, d);
+                }
+            }
+            // Only ASCII (and zeros) is in it, so this cannot fail.
+            let all = std::str::from_utf8(&buf).unwrap_or_default();
+            let at = |k: usize, (a, b): (usize, usize)| {
+                let base = k.saturating_mul(FIELD_CAP);
+                all.get(base.saturating_add(a)..base.saturating_add(b))
+                    .unwrap_or_default()
+            };
+            let [c3_1, _, c3_3] = components::<3>(f1, d);
+            let [c2_1] = components::<1>(f0, d);
+            let [c11_1] = components::<1>(f2, d);
+            let (code, system) = (at(1, c3_1), at(1, c3_3));
+            let (vtype, status) = (at(0, c2_1), at(2, c11_1));
+            let opt = |s: &str| (!s.is_empty()).then(|| Text::new(s));
+            // Compare before allocating: repeated identifiers (the usual case) cost no allocation.
+            let list = &mut info.observations;
+            if let Some(o) = list.iter_mut().find(|o| {
+                o.code == code
+                    && o.coding_system.as_deref().unwrap_or_default() == system
+                    && o.value_type.as_deref().unwrap_or_default() == vtype
+                    && o.status.as_deref().unwrap_or_default() == status
+            }) {
+                o.count = o.count.saturating_add(1);
+            } else if list.len() < MAX_OBSERVATIONS {
+                if list.is_empty() {
+                    // A vitals result carries about eight: one allocation instead of growing twice.
+                    list.reserve_exact(8);
+                }
+                list.push(Observation {
+                    code: Text::new(code),
+                    coding_system: opt(system),
+                    value_type: opt(vtype),
+                    status: opt(status),
+                    count: 1,
+                });
+            } else {
+                info.observations_truncated = true;
+            }
+        }
+        Kind::Other => {}
     }
 }
 
@@ -912,20 +939,58 @@ pub fn segment_end(data: &[u8], fs: u8) -> (Option<usize>, usize) {
     (end, memchr::memchr_iter(fs, seg).count())
 }
 
+/// The byte ranges (start, end) of the first `N` components of the first repetition of `field` (at most
+/// [`FIELD_CAP`] bytes are looked at); `(0, 0)` for a component that is not there. One pass.
+fn components<const N: usize>(field: &[u8], d: &Delims) -> [(usize, usize); N] {
+    let field = field.get(..FIELD_CAP).unwrap_or(field);
+    let mut out = [(0usize, 0usize); N];
+    let rep = d.repetition;
+    let mut k = 0usize;
+    let mut start = 0usize;
+    for (i, &b) in field.iter().enumerate() {
+        let is_rep = Some(b) == rep;
+        if b == d.component || is_rep {
+            if let Some(o) = out.get_mut(k) {
+                *o = (start, i);
+            }
+            k = k.saturating_add(1);
+            start = i.saturating_add(1);
+            if is_rep || k >= N {
+                return out;
+            }
+        }
+    }
+    if let Some(o) = out.get_mut(k) {
+        *o = (start, field.len());
+    }
+    out
+}
+
 /// The first repetition of a field.
 fn first_rep<'a>(field: &'a [u8], d: &Delims) -> &'a [u8] {
-    match d.repetition {
-        Some(r) => field.split(|&b| b == r).next().unwrap_or_default(),
+    match d
+        .repetition
+        .and_then(|r| field.iter().position(|&b| b == r))
+    {
+        Some(i) => field.get(..i).unwrap_or_default(),
         None => field,
     }
 }
 
 /// Component `n` (0-based) of a field.
 fn component<'a>(field: &'a [u8], d: &Delims, n: usize) -> &'a [u8] {
-    field
-        .split(|&b| b == d.component)
-        .nth(n)
-        .unwrap_or_default()
+    let mut rest = field;
+    let c = d.component;
+    for _ in 0..n {
+        match rest.iter().position(|&b| b == c) {
+            Some(i) => rest = rest.get(i.saturating_add(1)..).unwrap_or_default(),
+            None => return &[],
+        }
+    }
+    match rest.iter().position(|&b| b == c) {
+        Some(i) => rest.get(..i).unwrap_or_default(),
+        None => rest,
+    }
 }
 
 fn text_byte(b: u8, d: &Delims) -> u8 {
@@ -938,16 +1003,6 @@ fn text_byte(b: u8, d: &Delims) -> u8 {
     } else {
         b'?'
     }
-}
-
-/// A capture (at most [`FIELD_CAP`] bytes) passed through [`text_byte`] into `out`, as text.
-fn mapped<'b>(c: &CapBuf, d: &Delims, out: &'b mut [u8; FIELD_CAP]) -> &'b str {
-    let raw = c.as_slice();
-    for (o, &b) in out.iter_mut().zip(raw) {
-        *o = text_byte(b, d);
-    }
-    // Only ASCII is left, so this cannot fail.
-    std::str::from_utf8(out.get(..raw.len()).unwrap_or_default()).unwrap_or_default()
 }
 
 /// The part of `mapped` (the text of `raw`, same length) at the place of `v`, a slice of `raw`;
@@ -1167,6 +1222,46 @@ NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
             // Not inside `raw`: falls back to mapping it on its own.
             let other = b"a$b";
             assert_eq!(text_in(raw, mapped, other, &d), text(other, &d));
+        }
+    }
+
+    #[test]
+    fn components_agree_with_splitting() {
+        let odd = Delims {
+            field: b'#',
+            component: b'$',
+            repetition: Some(b'!'),
+            subcomponent: Some(b'%'),
+        };
+        let no_rep = Delims {
+            repetition: None,
+            ..Delims::default()
+        };
+        let fields: [&[u8]; 9] = [
+            b"",
+            b"150456^MDC_PULS_OXIM_SAT_O2^MDC",
+            b"a^^c~d^e^f",
+            b"^^",
+            b"~x^y^z",
+            b"only",
+            b"1$2$3!4$5",
+            b"x^y",
+            &[b'^'; 100],
+        ];
+        for d in [Delims::default(), odd, no_rep] {
+            for f in fields {
+                let got = components::<3>(f, &d);
+                let cut = f.get(..FIELD_CAP).unwrap_or(f);
+                for (n, (a, b)) in got.into_iter().enumerate() {
+                    assert_eq!(
+                        &cut[a..b],
+                        component(first_rep(cut, &d), &d, n),
+                        "{f:?} {n}"
+                    );
+                }
+                let [(a, b)] = components::<1>(f, &d);
+                assert_eq!(&cut[a..b], component(first_rep(cut, &d), &d, 0));
+            }
         }
     }
 
