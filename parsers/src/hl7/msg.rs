@@ -1225,6 +1225,32 @@ NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
         }
     }
 
+    /// A whole segment is read from the slice; fed a byte at a time it goes through the capture
+    /// buffers: both must give the same message, whatever the fields hold.
+    #[test]
+    fn whole_segments_and_bytewise_feeding_agree() {
+        let mut long = b"MSH|^~\\&|A|B|C|D|2024||ORU^R01|C9|P|2.5\r".to_vec();
+        long.extend_from_slice(b"OBX|1|NM|");
+        long.extend(std::iter::repeat_n(b'7', 70));
+        long.extend_from_slice(b"^long^LN||1|||||F\r");
+        long.extend_from_slice(b"OBX|2|N\x01M|150456&sub^t\xffx^MDC~2^x^y||9|||||R~F\r");
+        long.extend_from_slice(
+            b"OBX|3||^^||\rOBX|4\rOBX\rMSA|AE|X&1^2\rERR||x|207^e^HL70357~1|W\r",
+        );
+        let odd = b"MSH#$%*@#A#B#C#D#2024##ORU$R01#C10#P#2.5\rOBX#1#NM#1^2$x$LN%q*9$y$z####F\r";
+        for m in [ORU, long.as_slice(), odd.as_slice()] {
+            let whole = scan(m);
+            let mut s = Scanner::new();
+            let mut k = Kinds::default();
+            for b in m.chunks(1) {
+                assert_eq!(s.feed(b, false, &mut k), Scan::All);
+            }
+            let bytewise = (s.finish(&mut k), k.0);
+            assert_eq!(whole, bytewise);
+            assert!(whole.0.unwrap().obx_count > 0);
+        }
+    }
+
     #[test]
     fn components_agree_with_splitting() {
         let odd = Delims {
