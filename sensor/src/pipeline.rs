@@ -275,6 +275,30 @@ fn order(r: &Record) -> (Ts, u64) {
     (r.ts, r.flow.map(|f| f.id).unwrap_or(0))
 }
 
+/// Sorts records by [`order`], stably. They are mostly in order already (flow ends at expiry are not),
+/// so a sorted vector costs one check. Otherwise the small keys are sorted (with the position as the
+/// last key: stable) and each record is moved twice, instead of moving the large records around in
+/// the sort.
+fn sort_records(records: &mut Vec<Record>) {
+    if records.is_sorted_by_key(order) {
+        return;
+    }
+    let mut keys: Vec<(Ts, u64, usize)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (ts, id) = order(r);
+            (ts, id, i)
+        })
+        .collect();
+    keys.sort();
+    let mut slots: Vec<Option<Record>> = records.drain(..).map(Some).collect();
+    records.extend(
+        keys.iter()
+            .filter_map(|&(_, _, i)| slots.get_mut(i).and_then(Option::take)),
+    );
+}
+
 /// Merges runs each sorted by [`order`] into `out` (stable within each run).
 fn merge_runs(runs: Vec<Vec<Record>>, out: &mut Vec<Record>) {
     out.reserve(runs.iter().map(Vec::len).sum());
@@ -338,8 +362,8 @@ fn worker(
         let mut records = std::mem::replace(&mut out, next);
         // With several workers each sorts its own answer (in parallel) and the merger merges them;
         // a single worker leaves that to the merger, off the worker's critical path.
-        if sort && !records.is_sorted_by_key(order) {
-            records.sort_by_key(order);
+        if sort {
+            sort_records(&mut records);
         }
         high_water.fetch_max(done.len(), Relaxed);
         if done
@@ -359,7 +383,7 @@ fn worker(
     let mut records = Vec::new();
     engine.finish(&mut records);
     if sort {
-        records.sort_by_key(order);
+        sort_records(&mut records);
     }
     let _ = done.send((
         w,
@@ -389,10 +413,7 @@ fn merger(
     let mut batch: Vec<Record> = Vec::new();
     let mut emit =
         |records: &mut Vec<Record>, read_at: Instant, sink: &mut Box<dyn Sink>, total: &mut u64| {
-            // Mostly in order already (flow ends at expiry are not): check before sorting.
-            if !records.is_sorted_by_key(order) {
-                records.sort_by_key(order);
-            }
+            sort_records(records);
             *total += records.len() as u64;
             gauges.records.fetch_add(records.len() as u64, Relaxed);
             sink.records(records);
