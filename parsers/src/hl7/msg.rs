@@ -410,18 +410,25 @@ impl Scanner {
     /// it to the byte-wise path.
     fn whole_segment(&mut self, data: &[u8], sink: &mut dyn AnomalySink) -> Option<usize> {
         let fs = self.delims.field;
-        let (end, seps) = segment_end(data, fs);
-        let end = end.filter(|&e| e > 0)?;
+        let end = memchr::memchr2(CR, LF, data).filter(|&e| e > 0)?;
         let term = *data.get(end)?;
         let seg = data.get(..end)?;
-        let mut parts = seg.splitn(2, |&b| b == fs);
-        for &b in parts.next().unwrap_or_default() {
+        let (id, fields) = match seg.iter().position(|&b| b == fs) {
+            Some(i) => (
+                seg.get(..i).unwrap_or_default(),
+                seg.get(i.saturating_add(1)..),
+            ),
+            None => (seg, None),
+        };
+        for &b in id {
             if let Some(slot) = self.id.get_mut(usize::from(self.id_len)) {
                 *slot = b;
                 self.id_len = self.id_len.saturating_add(1);
+            } else {
+                break;
             }
         }
-        if let Some(fields) = parts.next() {
+        if let Some(fields) = fields {
             self.end_id(sink);
             self.in_fields = true;
             self.start_field(1, sink);
@@ -448,9 +455,14 @@ impl Scanner {
                 take_fields(&mut self.info, self.kind, &self.delims, got);
                 self.kind = Kind::Other;
             }
-            // `seps` counts the separator after the id too: the last field's number.
-            if seps > 1 {
-                self.start_field(u32::try_from(seps).unwrap_or(u32::MAX), sink);
+            // The field count only matters past MAX_FIELDS (`too_many_fields`), which a segment of at
+            // most that many bytes cannot reach: only a longer one has its separators counted.
+            if seg.len() > MAX_FIELDS as usize {
+                // The separator after the id counts too: this is the last field's number.
+                let seps = memchr::memchr_iter(fs, seg).count();
+                if seps > 1 {
+                    self.start_field(u32::try_from(seps).unwrap_or(u32::MAX), sink);
+                }
             }
         }
         self.end_segment(term, sink);
