@@ -485,6 +485,19 @@ impl Scanner {
         }
         let end = find3(rest, CR, LF, LF);
         let body = rest.get(..end.unwrap_or(rest.len())).unwrap_or_default();
+        let used = data
+            .len()
+            .saturating_sub(rest.len())
+            .saturating_add(body.len());
+        if let (true, Some(&t)) = (self.msh.is_empty(), end.and_then(|e| rest.get(e))) {
+            if body.len() <= MSH_CAP && body.starts_with(b"MSH") {
+                // The usual case: the whole MSH segment is in this input. Read from the slice, not
+                // collected (no copy, no buffer for the message).
+                self.msh_checked = true;
+                self.finish_msh_from(body, sink);
+                return self.after_msh(t, used);
+            }
+        }
         let took = self.msh.push(body);
         if took < body.len() {
             self.msh_overflow = true;
@@ -509,21 +522,22 @@ impl Scanner {
                 return used;
             }
         }
-        let used = data
-            .len()
-            .saturating_sub(rest.len())
-            .saturating_add(body.len());
         match end.and_then(|e| rest.get(e)) {
             Some(&t) => {
                 self.finish_msh(sink);
-                if self.phase == Phase::Body {
-                    self.count_term(t);
-                }
-                self.prev_cr = t == CR;
-                used.saturating_add(1)
+                self.after_msh(t, used)
             }
             None => used,
         }
+    }
+
+    /// MSH ended with terminator `t`; `used` bytes of the input were MSH. Returns bytes consumed.
+    fn after_msh(&mut self, t: u8, used: usize) -> usize {
+        if self.phase == Phase::Body {
+            self.count_term(t);
+        }
+        self.prev_cr = t == CR;
+        used.saturating_add(1)
     }
 
     fn count_term(&mut self, t: u8) {
@@ -536,10 +550,17 @@ impl Scanner {
 
     /// Parses the collected MSH; sets the phase to Body or Invalid.
     fn finish_msh(&mut self, sink: &mut dyn AnomalySink) {
+        // Taken out for the call (no allocation) and put back: its storage is reused.
+        let msh = std::mem::replace(&mut self.msh, CapBuf::new(MSH_CAP));
+        self.finish_msh_from(msh.as_slice(), sink);
+        self.msh = msh;
+    }
+
+    /// Parses the MSH segment `buf`; sets the phase to Body or Invalid.
+    fn finish_msh_from(&mut self, buf: &[u8], sink: &mut dyn AnomalySink) {
         self.phase = Phase::Invalid;
         self.in_fields = false;
         self.id_len = 0;
-        let buf = self.msh.as_slice();
         if buf.len() < 3 {
             sink.anomaly("truncated_msh", format!("MSH of {} bytes", buf.len()));
             return;
