@@ -1,4 +1,5 @@
-//! One-pass SOAP 1.2 envelope scanner over a borrowed, bounded buffer (quick-xml `NsReader`).
+//! One-pass SOAP 1.2 envelope scanner over a borrowed, bounded buffer (quick-xml `Reader` with its
+//! `NamespaceResolver`, kept as `NsReader` keeps it).
 //!
 //! The scanner never builds a tree: it walks the XML events once, keeps a stack of borrowed local names
 //! (at most [`MAX_DEPTH`]), and copies out only the few small text fields the sensor reports, each capped
@@ -17,8 +18,8 @@
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{QName, ResolveResult};
-use quick_xml::reader::NsReader;
+use quick_xml::name::{NamespaceError, NamespaceResolver, QName, ResolveResult};
+use quick_xml::reader::Reader;
 
 /// Deepest element nesting scanned; deeper is the anomaly `xml_too_deep` and scanning stops.
 pub const MAX_DEPTH: usize = 64;
@@ -236,16 +237,32 @@ impl Scanner {
     }
 
     fn run(&mut self, doc: &[u8], truncated: bool) {
-        let mut r = NsReader::from_reader(doc);
+        let mut r = Reader::from_reader(doc);
         {
             let c = r.config_mut();
             c.trim_text(true);
             c.check_end_names = true;
             c.expand_empty_elements = false;
         }
-        r.resolver_mut().set_max_namespace_bindings(MAX_NS_BINDINGS);
+        let mut ns = NamespaceResolver::default();
+        ns.set_max_namespace_bindings(MAX_NS_BINDINGS);
+        let xmlns = memchr::memmem::Finder::new(b"xmlns");
+        // As in quick-xml's NsReader: the scope of an element that ended (or was empty) is left when
+        // the next event is read, so its bindings still resolve while its end is handled.
+        let mut pending_pop = false;
         loop {
-            let ev = match r.read_event() {
+            if pending_pop {
+                ns.pop();
+                pending_pop = false;
+            }
+            let ev = r.read_event().and_then(|ev| match &ev {
+                Event::Start(e) | Event::Empty(e) => {
+                    push_scope(&mut ns, e, &xmlns)?;
+                    Ok(ev)
+                }
+                _ => Ok(ev),
+            });
+            let ev = match ev {
                 Ok(ev) => ev,
                 Err(e) => {
                     if !truncated {
@@ -257,16 +274,20 @@ impl Scanner {
             };
             match ev {
                 Event::Start(e) => {
-                    if !self.start(&r, &e, false) {
+                    if !self.start(&ns, &e, false) {
                         return;
                     }
                 }
                 Event::Empty(e) => {
-                    if !self.start(&r, &e, true) {
+                    pending_pop = true;
+                    if !self.start(&ns, &e, true) {
                         return;
                     }
                 }
-                Event::End(_) => self.end(&r),
+                Event::End(_) => {
+                    pending_pop = true;
+                    self.end(&ns);
+                }
                 Event::Text(t) => {
                     let content = t.into_inner();
                     self.text(&content);
@@ -310,7 +331,7 @@ impl Scanner {
     }
 
     /// Handles a start or empty element. Returns false to stop scanning.
-    fn start(&mut self, r: &NsReader<&[u8]>, e: &BytesStart<'_>, empty: bool) -> bool {
+    fn start(&mut self, ns: &NamespaceResolver, e: &BytesStart<'_>, empty: bool) -> bool {
         self.elements = self.elements.saturating_add(1);
         if self.elements > MAX_ELEMENTS {
             self.anomaly(
@@ -331,9 +352,9 @@ impl Scanner {
         let local = local_of(qname);
         let depth = self.stack.len(); // depth of this element: 0 = root
         if depth == 0 {
-            let (ns, l) = r.resolver().resolve_element(QName(qname));
+            let (bound, l) = ns.resolve_element(QName(qname));
             let ok_ns =
-                matches!(ns, ResolveResult::Bound(n) if n.0 == NS_SOAP12 || n.0 == NS_SOAP11);
+                matches!(bound, ResolveResult::Bound(n) if n.0 == NS_SOAP12 || n.0 == NS_SOAP11);
             if l.as_ref() != "Envelope" || !ok_ns {
                 if self.mode == Mode::Http {
                     // Plain XML over HTTP (a DPWS consumer fetching `?wsdl` gets `wsdl:definitions`):
@@ -542,10 +563,10 @@ impl Scanner {
         }
     }
 
-    fn end(&mut self, r: &NsReader<&[u8]>) {
+    fn end(&mut self, ns: &NamespaceResolver) {
         if let Some(c) = &self.capture {
             if c.depth.checked_add(1) == Some(self.stack.len()) {
-                self.close_capture(Some(r));
+                self.close_capture(Some(ns));
             }
         }
         self.stack.pop();
@@ -557,7 +578,7 @@ impl Scanner {
 
     /// Commits the captured text. `r` (with the closing element's namespace bindings still in scope)
     /// resolves the QNames of a Types list.
-    fn close_capture(&mut self, r: Option<&NsReader<&[u8]>>) {
+    fn close_capture(&mut self, r: Option<&NamespaceResolver>) {
         let Some(c) = self.capture.take() else { return };
         let text = c.text.trim();
         let o = &mut self.out;
@@ -605,6 +626,21 @@ impl Scanner {
     }
 }
 
+/// Brings an element's namespace bindings into scope (a new scope, as quick-xml's NsReader does for
+/// every start and empty element). Only an element whose attribute text contains `xmlns` can declare
+/// any; the others get their scope without their attributes being parsed.
+fn push_scope(
+    ns: &mut NamespaceResolver,
+    e: &BytesStart<'_>,
+    xmlns: &memchr::memmem::Finder<'_>,
+) -> Result<(), NamespaceError> {
+    if xmlns.find(e.attributes_raw().as_bytes()).is_some() {
+        ns.push(e)
+    } else {
+        ns.push(&BytesStart::new(""))
+    }
+}
+
 /// Splits a whitespace-separated list into at most [`MAX_LIST`] capped items.
 fn split_list(text: &str, dst: &mut Vec<String>, truncated: &mut bool, f: impl Fn(&str) -> String) {
     for item in text.split_ascii_whitespace() {
@@ -618,9 +654,9 @@ fn split_list(text: &str, dst: &mut Vec<String>, truncated: &mut bool, f: impl F
 
 /// Expands a QName from element content with the bindings in scope: `{namespace}Local`, or the QName as
 /// sent when the prefix is unknown.
-fn expand_qname(r: Option<&NsReader<&[u8]>>, q: &str) -> String {
+fn expand_qname(r: Option<&NamespaceResolver>, q: &str) -> String {
     if let Some(r) = r {
-        if let (ResolveResult::Bound(ns), local) = r.resolver().resolve_element(QName(q)) {
+        if let (ResolveResult::Bound(ns), local) = r.resolve_element(QName(q)) {
             let mut out = String::with_capacity(
                 ns.0.len()
                     .saturating_add(local.as_ref().len())
@@ -636,7 +672,7 @@ fn expand_qname(r: Option<&NsReader<&[u8]>>, q: &str) -> String {
     capped(q, MAX_FIELD)
 }
 
-fn fill_entry(entry: &mut DiscoEntry, f: Field, text: &str, r: Option<&NsReader<&[u8]>>) {
+fn fill_entry(entry: &mut DiscoEntry, f: Field, text: &str, r: Option<&NamespaceResolver>) {
     match f {
         Field::Epr if entry.epr.is_none() && !text.is_empty() => {
             entry.epr = Some(capped(text, MAX_FIELD));
@@ -852,6 +888,35 @@ mod tests {
         assert_eq!(s.metric_updates, 100);
         assert_eq!(s.handles.len(), MAX_HANDLES);
         assert!(s.handles_truncated);
+    }
+
+    /// Namespace scopes as XML Namespaces 1.0 §6.1 has them (and quick-xml's NsReader kept them): a
+    /// binding holds inside its element, the end tag included, and not after it; the reserved
+    /// prefixes cannot be rebound.
+    #[test]
+    fn namespace_scopes_and_reserved_prefixes() {
+        let probe = |body: &str| {
+            let d = format!(
+                r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:d="http://docs.oasis-open.org/ws-dd/ns/discovery/2009/01"><s:Body><d:Probe>{body}</d:Probe></s:Body></s:Envelope>"#
+            );
+            scan(d.as_bytes(), Mode::Discovery, false)
+        };
+        let s = probe(r#"<d:Types xmlns:x="urn:a">x:T y:U</d:Types>"#);
+        assert!(s.anomalies.is_empty(), "{:?}", s.anomalies);
+        assert_eq!(s.entries[0].types, ["{urn:a}T", "y:U"]);
+        let s = probe(r#"<e xmlns:x="urn:a"/><f xmlns:x="urn:b"></f><d:Types>x:T</d:Types>"#);
+        assert_eq!(s.entries[0].types, ["x:T"]);
+        let s = probe(r#"<e xmlns:x="urn:a"><d:Types>x:T</d:Types></e>"#);
+        assert_eq!(s.entries[0].types, ["{urn:a}T"]);
+        for bad in [
+            r#"<e xmlns:xml="urn:not-xml"/>"#,
+            r#"<e xmlns:xmlns="urn:x"/>"#,
+            r#"<e xmlns:p="http://www.w3.org/XML/1998/namespace"/>"#,
+        ] {
+            let s = probe(bad);
+            assert_eq!(s.anomalies.len(), 1, "{bad}");
+            assert_eq!(s.anomalies[0].0, "xml_malformed", "{bad}");
+        }
     }
 
     #[test]
