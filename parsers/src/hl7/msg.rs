@@ -441,10 +441,7 @@ impl Scanner {
                     let Some(rest) = fields.get(from..) else {
                         break;
                     };
-                    let to = rest
-                        .iter()
-                        .position(|&b| b == fs)
-                        .map_or(fields.len(), |i| from.saturating_add(i));
+                    let to = find2(rest, fs, fs).map_or(fields.len(), |i| from.saturating_add(i));
                     if let (Some(k), Some(f)) = (self.kind.slot(n), fields.get(from..to)) {
                         if let Some(g) = got.get_mut(k) {
                             *g = f.get(..FIELD_CAP).unwrap_or(f);
@@ -977,26 +974,54 @@ pub fn segment_end(data: &[u8], fs: u8) -> (Option<usize>, usize) {
 fn components<const N: usize>(field: &[u8], d: &Delims) -> [(usize, usize); N] {
     let field = field.get(..FIELD_CAP).unwrap_or(field);
     let mut out = [(0usize, 0usize); N];
-    let rep = d.repetition;
-    let mut k = 0usize;
+    let rep = d.repetition.unwrap_or(d.component);
     let mut start = 0usize;
-    for (i, &b) in field.iter().enumerate() {
-        let is_rep = Some(b) == rep;
-        if b == d.component || is_rep {
-            if let Some(o) = out.get_mut(k) {
-                *o = (start, i);
+    for o in out.iter_mut() {
+        let rest = field.get(start..).unwrap_or_default();
+        match find2(rest, d.component, rep) {
+            Some(i) => {
+                let end = start.saturating_add(i);
+                *o = (start, end);
+                if field.get(end) != Some(&d.component) {
+                    // The first repetition ends here.
+                    break;
+                }
+                start = end.saturating_add(1);
             }
-            k = k.saturating_add(1);
-            start = i.saturating_add(1);
-            if is_rep || k >= N {
-                return out;
+            None => {
+                *o = (start, field.len());
+                break;
             }
         }
     }
-    if let Some(o) = out.get_mut(k) {
-        *o = (start, field.len());
-    }
     out
+}
+
+/// Position of the first byte equal to `a` or `b`, eight bytes at a time (SWAR: a word has a byte
+/// equal to `a` where `w ^ a…a` has a zero byte; the lowest such byte is found exactly). For the
+/// short fields of a segment, where memchr's set-up costs more than it saves.
+pub fn find2(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let (va, vb) = (LO.wrapping_mul(u64::from(a)), LO.wrapping_mul(u64::from(b)));
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0usize;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        let z = zero(w ^ va) | zero(w ^ vb);
+        if z != 0 {
+            return Some(base.saturating_add((z.trailing_zeros() / 8) as usize));
+        }
+        base = base.saturating_add(8);
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&x| x == a || x == b)
+        .map(|i| base.saturating_add(i))
 }
 
 /// The first repetition of a field.
@@ -1346,6 +1371,34 @@ NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
                 assert_eq!(segment_end(cut, fs), plain(cut, fs), "{start} {fs} cut");
             }
         }
+    }
+
+    #[test]
+    fn find2_matches_a_plain_search() {
+        let hay: Vec<u8> = (0..=255u8).chain(0..=255u8).rev().collect();
+        for start in 0..40 {
+            for len in [0usize, 1, 7, 8, 9, 15, 16, 17, 31, 64, 300] {
+                let h = &hay[start..(start + len).min(hay.len())];
+                for (a, b) in [
+                    (0u8, 0u8),
+                    (13, 10),
+                    (255, 128),
+                    (200, 7),
+                    (1, 2),
+                    (0x80, 0x7f),
+                ] {
+                    let want = h.iter().position(|&x| x == a || x == b);
+                    assert_eq!(find2(h, a, b), want, "{start} {len} {a} {b}");
+                }
+            }
+        }
+        // Bytes next to a match, borrows across bytes: only the lowest match counts.
+        assert_eq!(find2(b"\x01\x00\x01\x00\x01\x01\x01\x01", 0, 0), Some(1));
+        assert_eq!(
+            find2(b"\x81\x80\x00\x00\x00\x00\x00\x00\x00", 0x80, 0x80),
+            Some(1)
+        );
+        assert_eq!(find2(b"abcdefgh^", b'^', b'~'), Some(8));
     }
 
     #[test]
