@@ -889,8 +889,19 @@ pub fn parse_msh(
     // MSH-2 to MSH-13 (no allocation: a message's MSH is read once per message).
     let mut fields: [&[u8]; 12] = [&[]; 12];
     let mut n = 0usize;
-    for (slot, v) in fields.iter_mut().zip(rest.split(|&b| b == fs)) {
-        *slot = v;
+    let mut left = Some(rest);
+    for slot in fields.iter_mut() {
+        let Some(r) = left else { break };
+        match find2(r, fs, fs) {
+            Some(i) => {
+                *slot = r.get(..i).unwrap_or_default();
+                left = r.get(i.saturating_add(1)..);
+            }
+            None => {
+                *slot = r;
+                left = None;
+            }
+        }
         n = n.saturating_add(1);
     }
     if cut && n < 12 {
