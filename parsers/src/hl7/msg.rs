@@ -828,8 +828,10 @@ fn take_fields(info: &mut MsgInfo, kind: Kind, d: &Delims, f: [&[u8]; 3]) {
                     *o = text_byte(b, d);
                 }
             }
-            // Only ASCII (and zeros) is in it, so this cannot fail.
-            let all = std::str::from_utf8(&buf).unwrap_or_default();
+            // Only ASCII (and zeros) is in it, so this cannot fail; the third field's zeros after
+            // its end are not looked at.
+            let used = (2 * FIELD_CAP).saturating_add(f2.len()).min(buf.len());
+            let all = std::str::from_utf8(buf.get(..used).unwrap_or_default()).unwrap_or_default();
             let at = |k: usize, (a, b): (usize, usize)| {
                 let base = k.saturating_mul(FIELD_CAP);
                 all.get(base.saturating_add(a)..base.saturating_add(b))
