@@ -436,12 +436,16 @@ impl Scanner {
             if last > 0 && self.phase == Phase::Body {
                 // The reported fields straight from the slice (cut at the cap, as `feed_fields` does).
                 let mut got: [&[u8]; 3] = [&[]; 3];
+                // Where fields 1..=last end: the first separators, found a word at a time.
+                let mut ends = [fields.len(); 11];
+                let last_no = usize::try_from(last).unwrap_or(0).min(ends.len());
+                let seps = ends.get_mut(..last_no).unwrap_or_default();
+                byte_positions(fields, fs, seps);
                 let mut from = 0usize;
-                for n in 1..=last {
-                    let Some(rest) = fields.get(from..) else {
+                for (n, &to) in (1..=last).zip(ends.iter()) {
+                    if from > fields.len() {
                         break;
-                    };
-                    let to = find2(rest, fs, fs).map_or(fields.len(), |i| from.saturating_add(i));
+                    }
                     if let (Some(k), Some(f)) = (self.kind.slot(n), fields.get(from..to)) {
                         if let Some(g) = got.get_mut(k) {
                             *g = f.get(..FIELD_CAP).unwrap_or(f);
@@ -1010,6 +1014,51 @@ fn components<const N: usize>(field: &[u8], d: &Delims) -> [(usize, usize); N] {
     out
 }
 
+/// Writes the positions of the first `out.len()` bytes of `hay` equal to `b` into `out` (ascending),
+/// eight bytes at a time; returns how many were found (the rest of `out` is left as it was).
+pub fn byte_positions(hay: &[u8], b: u8, out: &mut [usize]) -> usize {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let v = 0x0101_0101_0101_0101u64.wrapping_mul(u64::from(b));
+    // The high bit of every zero byte of `x`, exactly (no borrow from one byte into the next).
+    let zeros = |x: u64| !((x & LO7).wrapping_add(LO7) | x | LO7);
+    let cap = out.len();
+    if cap == 0 {
+        return 0;
+    }
+    let mut found = 0usize;
+    let mut push = |pos: usize, found: &mut usize| -> bool {
+        match out.get_mut(*found) {
+            Some(o) => {
+                *o = pos;
+                *found = found.saturating_add(1);
+                true
+            }
+            None => false,
+        }
+    };
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0usize;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let mut z = zeros(u64::from_le_bytes(w) ^ v);
+        while z != 0 {
+            let pos = base.saturating_add((z.trailing_zeros() / 8) as usize);
+            if !push(pos, &mut found) || found == cap {
+                return found;
+            }
+            z &= z.wrapping_sub(1);
+        }
+        base = base.saturating_add(8);
+    }
+    for (i, &x) in chunks.remainder().iter().enumerate() {
+        if x == b && (!push(base.saturating_add(i), &mut found) || found == cap) {
+            return found;
+        }
+    }
+    found
+}
+
 /// Position of the first byte equal to `a` or `b`, eight bytes at a time (SWAR: a word has a byte
 /// equal to `a` where `w ^ a…a` has a zero byte; the lowest such byte is found exactly). For the
 /// short fields of a segment, where memchr's set-up costs more than it saves.
@@ -1412,6 +1461,39 @@ NTE|1||patient said \\F\\ hello \\X0D\\ there\r";
             Some(1)
         );
         assert_eq!(find2(b"abcdefgh^", b'^', b'~'), Some(8));
+    }
+
+    #[test]
+    fn byte_positions_match_a_plain_search() {
+        let hay: Vec<u8> = (0..600u32).map(|i| (i * 7 % 13) as u8 * 20).collect();
+        for start in 0..24 {
+            for len in [0usize, 1, 7, 8, 9, 16, 23, 64, 500] {
+                let h = &hay[start..(start + len).min(hay.len())];
+                for b in [0u8, 20, 120, 240, 255] {
+                    for n in [0usize, 1, 3, 11, 40] {
+                        let want: Vec<usize> = h
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, &x)| x == b)
+                            .map(|(i, _)| i)
+                            .take(n)
+                            .collect();
+                        let mut out = vec![usize::MAX; n];
+                        let k = byte_positions(h, b, &mut out);
+                        assert_eq!(&out[..k], &want[..], "{start} {len} {b} {n}");
+                        assert!(out[k..].iter().all(|&x| x == usize::MAX));
+                    }
+                }
+            }
+        }
+        // Neighbouring matches and borrows: every match, none invented.
+        let mut out = [0usize; 8];
+        assert_eq!(
+            byte_positions(b"\x00\x00\x01\x00\x80\x00\xff\x00", 0, &mut out),
+            5
+        );
+        assert_eq!(out[..5], [0, 1, 3, 5, 7]);
+        assert_eq!(byte_positions(b"|||||||||", b'|', &mut out), 8);
     }
 
     #[test]
