@@ -849,8 +849,12 @@ fn take_fields(info: &mut MsgInfo, kind: Kind, d: &Delims, f: [&[u8]; 3]) {
             let opt = |s: &str| (!s.is_empty()).then(|| Text::new(s));
             // Compare before allocating: repeated identifiers (the usual case) cost no allocation.
             let list = &mut info.observations;
+            // Codes of one result mostly differ, often only in their digits: their last bytes are
+            // compared before the whole (a library call per pair otherwise).
+            let last = |t: &str| t.as_bytes().last().copied();
             if let Some(o) = list.iter_mut().find(|o| {
-                o.code == code
+                last(&o.code) == last(code)
+                    && o.code == code
                     && o.coding_system.as_deref().unwrap_or_default() == system
                     && o.value_type.as_deref().unwrap_or_default() == vtype
                     && o.status.as_deref().unwrap_or_default() == status
