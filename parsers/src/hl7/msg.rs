@@ -436,7 +436,8 @@ impl Scanner {
             if last > 0 && self.phase == Phase::Body {
                 // The reported fields straight from the slice (cut at the cap, as `feed_fields` does).
                 let mut got: [&[u8]; 3] = [&[]; 3];
-                // Where fields 1..=last end: the first separators, found a word at a time.
+                // Where fields 1..=last end (at most OBX-11): the first separators, found a word at a
+                // time; a field without one runs to the segment's end.
                 let mut ends = [fields.len(); 11];
                 let last_no = usize::try_from(last).unwrap_or(0).min(ends.len());
                 let seps = ends.get_mut(..last_no).unwrap_or_default();
@@ -454,6 +455,7 @@ impl Scanner {
                     from = to.saturating_add(1);
                 }
                 take_fields(&mut self.info, self.kind, &self.delims, got);
+                // Taken: the segment's end below must not take (empty) captures again.
                 self.kind = Kind::Other;
             }
             // The field count only matters past MAX_FIELDS (`too_many_fields`), which a segment of at
