@@ -808,19 +808,21 @@ impl Scanner {
 /// each at most [`FIELD_CAP`] bytes).
 fn take_fields(info: &mut MsgInfo, kind: Kind, d: &Delims, f: [&[u8]; 3]) {
     let [f0, f1, f2] = f;
-    fn part<'a>(v: &'a [u8], d: &Delims, n: usize) -> &'a [u8] {
-        component(first_rep(v, d), d, n)
-    }
+    // The first component of the first repetition of a field.
+    let first = |v: &'_ [u8]| -> Option<Text> {
+        let [(a, b)] = components::<1>(v, d);
+        text(v.get(a..b).unwrap_or_default(), d)
+    };
     match kind {
         Kind::Msa => {
             if info.msa.is_none() {
-                info.msa = Some((text(part(f0, d, 0), d), text(part(f1, d, 0), d)));
+                info.msa = Some((first(f0), first(f1)));
             }
         }
         Kind::Err => {
             if info.err_count == 0 {
-                info.err_code = text(part(f0, d, 0), d);
-                info.err_severity = text(part(f1, d, 0), d);
+                info.err_code = first(f0);
+                info.err_severity = first(f1);
             }
             info.err_count = info.err_count.saturating_add(1);
         }
@@ -1020,76 +1022,64 @@ fn components<const N: usize>(field: &[u8], d: &Delims) -> [(usize, usize); N] {
     out
 }
 
-/// Writes the positions of the first `out.len()` bytes of `hay` equal to `b` into `out` (ascending),
-/// eight bytes at a time; returns how many were found (the rest of `out` is left as it was).
-pub fn byte_positions(hay: &[u8], b: u8, out: &mut [usize]) -> usize {
+/// Walks `hay` eight bytes at a time (SWAR), giving `f` each word's offset and a mask with the high bit
+/// of every byte equal to `a` or `b` set, exactly (no borrow from one byte into the next); words with
+/// no such byte are skipped, and the walk stops when `f` returns false. For the short fields of a
+/// segment, where memchr's set-up costs more than it saves.
+#[inline(always)]
+fn match_words(hay: &[u8], a: u8, b: u8, mut f: impl FnMut(usize, u64) -> bool) {
     const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let v = 0x0101_0101_0101_0101u64.wrapping_mul(u64::from(b));
-    // The high bit of every zero byte of `x`, exactly (no borrow from one byte into the next).
+    let splat = |c: u8| 0x0101_0101_0101_0101u64.wrapping_mul(u64::from(c));
+    let (va, vb) = (splat(a), splat(b));
+    // The high bit of every zero byte of `x`.
     let zeros = |x: u64| !((x & LO7).wrapping_add(LO7) | x | LO7);
-    let cap = out.len();
-    if cap == 0 {
-        return 0;
-    }
-    let mut found = 0usize;
-    let mut push = |pos: usize, found: &mut usize| -> bool {
-        match out.get_mut(*found) {
-            Some(o) => {
-                *o = pos;
-                *found = found.saturating_add(1);
-                true
-            }
-            None => false,
-        }
-    };
     let mut chunks = hay.chunks_exact(8);
     let mut base = 0usize;
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
-        let mut z = zeros(u64::from_le_bytes(w) ^ v);
-        while z != 0 {
-            let pos = base.saturating_add((z.trailing_zeros() / 8) as usize);
-            if !push(pos, &mut found) || found == cap {
-                return found;
-            }
-            z &= z.wrapping_sub(1);
+        let x = u64::from_le_bytes(w);
+        let m = zeros(x ^ va) | zeros(x ^ vb);
+        if m != 0 && !f(base, m) {
+            return;
         }
         base = base.saturating_add(8);
     }
+    // The last, short word byte by byte (cheaper than a padded word for the few bytes left): each
+    // match as a mask of its own.
     for (i, &x) in chunks.remainder().iter().enumerate() {
-        if x == b && (!push(base.saturating_add(i), &mut found) || found == cap) {
-            return found;
+        if (x == a || x == b) && !f(base, 0x80u64 << i.saturating_mul(8)) {
+            return;
         }
     }
+}
+
+/// Writes the positions of the first `out.len()` bytes of `hay` equal to `b` into `out` (ascending);
+/// returns how many were found (the rest of `out` is left as it was).
+pub fn byte_positions(hay: &[u8], b: u8, out: &mut [usize]) -> usize {
+    let mut found = 0usize;
+    match_words(hay, b, b, |base, mut m| {
+        while m != 0 {
+            let Some(o) = out.get_mut(found) else {
+                return false;
+            };
+            *o = base.saturating_add((m.trailing_zeros() / 8) as usize);
+            found = found.saturating_add(1);
+            m &= m.wrapping_sub(1);
+        }
+        found < out.len()
+    });
     found
 }
 
-/// Position of the first byte equal to `a` or `b`, eight bytes at a time (SWAR: a word has a byte
-/// equal to `a` where `w ^ a…a` has a zero byte; the lowest such byte is found exactly). For the
-/// short fields of a segment, where memchr's set-up costs more than it saves.
+/// Position of the first byte equal to `a` or `b`.
 pub fn find2(hay: &[u8], a: u8, b: u8) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let (va, vb) = (LO.wrapping_mul(u64::from(a)), LO.wrapping_mul(u64::from(b)));
-    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-    let mut chunks = hay.chunks_exact(8);
-    let mut base = 0usize;
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        let w = u64::from_le_bytes(w);
-        let z = zero(w ^ va) | zero(w ^ vb);
-        if z != 0 {
-            return Some(base.saturating_add((z.trailing_zeros() / 8) as usize));
-        }
-        base = base.saturating_add(8);
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&x| x == a || x == b)
-        .map(|i| base.saturating_add(i))
+    let mut first = None;
+    match_words(hay, a, b, |base, m| {
+        first = Some(base.saturating_add((m.trailing_zeros() / 8) as usize));
+        false
+    });
+    first
 }
 
 /// The first repetition of a field.
